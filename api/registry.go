@@ -1,0 +1,26 @@
+package api
+
+// Version is GET /version.
+var Version = Declare[NoParams, VersionInfo](Endpoint{
+	Path: "/version", Method: "GET", Name: "version",
+	Description: "Read the API version of the server, which clients use to decide what they may call.",
+	Perm:        AnyUser(""), Returns: versionReturns(),
+	CLI: []Command{{Tool: "pveversion", Cmd: ""}},
+})
+
+// All lists every declared endpoint. The daemon binds a handler to each;
+// a test checks that none is missing from the router, the CLI or the
+// OpenAPI document.
+func All() []*Endpoint {
+	return []*Endpoint{
+		Version.E,
+		// access
+		AccessIndex.E, TicketForm.E, TicketCreate.E, DomainList.E,
+		// cluster
+		ClusterIndex.E, ClusterStatus.E, ClusterNextID.E, ClusterResources.E,
+		// nodes
+		NodeList.E, NodeIndex.E, NodeStatusGet.E, NodeVersion.E, NodeTimeGet.E, NodeSyslog.E, NodeJournal.E,
+		// tasks
+		TaskList.E, TaskIndex.E, TaskStop.E, TaskStatusGet.E, TaskLogGet.E,
+	}
+}
