@@ -94,8 +94,10 @@ var (
 		Description: "Propose the lowest free guest id; with vmid, check that this id is free.",
 		Params:      schema.Props{"vmid": schema.VMID().Opt()},
 		Perm:        AnyUser(""),
-		Returns:     schema.Schema{Type: schema.Integer, Description: "A free guest id (sent as a string, as Proxmox VE does)."},
-		CLI:         []Command{{Tool: "pvesh", Cmd: "nextid", Output: "raw"}},
+		// Proxmox VE documents an integer but sends a string; clients parse
+		// the string, so the document says what is sent.
+		Returns: schema.Pat("A free guest id, as a decimal string.", `[1-9][0-9]{2,8}`),
+		CLI:     []Command{{Tool: "pvesh", Cmd: "nextid", Output: "raw"}},
 	})
 
 	ClusterResources = Declare[ResourcesParams, []Resource](Endpoint{

@@ -176,14 +176,13 @@ func (p Permission) Describe() string {
 	case PermRoot:
 		return "Only root@pam."
 	case PermCheck:
-		how := "all of"
-		if p.Any || len(p.Privs) == 1 {
-			how = "any of"
-			if len(p.Privs) == 1 {
-				how = ""
-			}
+		switch {
+		case len(p.Privs) == 1:
+			return fmt.Sprintf("Needs %s on %s.", p.Privs[0], p.Path)
+		case p.Any:
+			return fmt.Sprintf("Needs any of %s on %s.", strings.Join(p.Privs, ", "), p.Path)
 		}
-		return strings.TrimSpace(fmt.Sprintf("Needs %s %s on %s.", how, strings.Join(p.Privs, ", "), p.Path))
+		return fmt.Sprintf("Needs all of %s on %s.", strings.Join(p.Privs, ", "), p.Path)
 	case PermAnd, PermOr:
 		join := " and "
 		if p.Kind == PermOr {

@@ -36,8 +36,8 @@ type TaskLogParams struct {
 type TaskListItem struct {
 	UPID      string `json:"upid"`
 	Node      string `json:"node"`
-	PID       int64  `json:"pid"`
-	PStart    int64  `json:"pstart"`
+	PID       uint32 `json:"pid"`
+	PStart    uint64 `json:"pstart"`
 	StartTime int64  `json:"starttime"`
 	Type      string `json:"type"`
 	ID        string `json:"id"`
@@ -50,8 +50,8 @@ type TaskListItem struct {
 type TaskStatus struct {
 	UPID       string `json:"upid"`
 	Node       string `json:"node"`
-	PID        int64  `json:"pid"`
-	PStart     int64  `json:"pstart"`
+	PID        uint32 `json:"pid"`
+	PStart     uint64 `json:"pstart"`
 	StartTime  int64  `json:"starttime"`
 	Type       string `json:"type"`
 	ID         string `json:"id"`

@@ -106,7 +106,7 @@ func compatible(t reflect.Type, s *Schema) error {
 		ok = true
 	}
 	if !ok {
-		return fmt.Errorf("Go type %s cannot hold a %s", t, s.Type)
+		return fmt.Errorf("the Go type %s cannot hold a %s", t, s.Type)
 	}
 	return nil
 }

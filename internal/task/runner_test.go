@@ -80,7 +80,7 @@ func TestTaskLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantLines := []LogLine{{1, "starting VM 100"}, {2, "with two lines"}, {3, "waiting"}, {4, "TASK OK"}}
+	wantLines := []LogLine{{N: 1, T: "starting VM 100"}, {N: 2, T: "with two lines"}, {N: 3, T: "waiting"}, {N: 4, T: "TASK OK"}}
 	if total != 4 || !reflect.DeepEqual(lines, wantLines) {
 		t.Fatalf("ReadLog = %+v (total %d), want %+v", lines, total, wantLines)
 	}
@@ -429,7 +429,7 @@ func TestReadLogWhileRunning(t *testing.T) {
 		step <- struct{}{}
 		<-wrote
 		lines, total, err := r.ReadLog(upid, next, 0)
-		if err != nil || total != i || len(lines) != 1 || lines[0] != (LogLine{i, fmt.Sprintf("step %d", i)}) {
+		if err != nil || total != i || len(lines) != 1 || lines[0] != (LogLine{N: i, T: fmt.Sprintf("step %d", i)}) {
 			t.Fatalf("follow from %d: %+v total %d, %v", next, lines, total, err)
 		}
 		next = total

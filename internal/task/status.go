@@ -2,6 +2,8 @@ package task
 
 import (
 	"fmt"
+
+	"github.com/hearth-virt/hearth/api"
 	"regexp"
 	"strings"
 )
@@ -63,38 +65,16 @@ func Outcome(exitstatus string) string {
 	return OutcomeError
 }
 
-// Status is the state of one task, shaped like the answer of Proxmox VE's
-// GET /nodes/{node}/tasks/{upid}/status. ExitStatus is present only once the
+// Status is the state of one task: the API's answer to GET
+// /nodes/{node}/tasks/{upid}/status. ExitStatus is present only once the
 // task is stopped: "OK", "WARNINGS: <n>" or the error text.
-type Status struct {
-	UPID       string `json:"upid"`
-	Node       string `json:"node"`
-	PID        uint32 `json:"pid"`
-	PStart     uint64 `json:"pstart"`
-	StartTime  int64  `json:"starttime"`
-	Type       string `json:"type"`
-	ID         string `json:"id"`
-	User       string `json:"user"`
-	Status     string `json:"status"`
-	ExitStatus string `json:"exitstatus,omitempty"`
-}
+type Status = api.TaskStatus
 
-// ListEntry is one task in a List result, shaped like an item of Proxmox VE's
-// GET /nodes/{node}/tasks. Unlike Status, its Status field holds the exit
+// ListEntry is one task in a List result, an item of the API's GET
+// /nodes/{node}/tasks. Unlike Status, its Status field holds the exit
 // status of a finished task (ListRunning for a running one), and EndTime is
 // present only for finished tasks.
-type ListEntry struct {
-	UPID      string `json:"upid"`
-	Node      string `json:"node"`
-	PID       uint32 `json:"pid"`
-	PStart    uint64 `json:"pstart"`
-	StartTime int64  `json:"starttime"`
-	Type      string `json:"type"`
-	ID        string `json:"id"`
-	User      string `json:"user"`
-	EndTime   int64  `json:"endtime,omitempty"`
-	Status    string `json:"status,omitempty"`
-}
+type ListEntry = api.TaskListItem
 
 // record is what the runner keeps about a task: its parsed UPID, its
 // canonical string and, once it ended, when and how.

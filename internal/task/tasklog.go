@@ -74,12 +74,9 @@ func formatProgress(done, total int64) string {
 	return fmt.Sprintf("progress %d.%d%% (%d/%d)", p/10, p%10, done, total)
 }
 
-// LogLine is one line of a task log, shaped like an item of Proxmox VE's
-// GET /nodes/{node}/tasks/{upid}/log: N counts from 1.
-type LogLine struct {
-	N int    `json:"n"`
-	T string `json:"t"`
-}
+// LogLine is one numbered line of a task log (N counts from 1), as the
+// API returns it.
+type LogLine = api.LogLine
 
 // taskLog is the api.TaskLog handed to a task's Run. Each call writes whole
 // lines in one write, so a concurrent reader sees complete lines (a partial
