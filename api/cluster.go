@@ -97,7 +97,6 @@ var (
 		// Proxmox VE documents an integer but sends a string; clients parse
 		// the string, so the document says what is sent.
 		Returns: schema.Pat("A free guest id, as a decimal string.", `[1-9][0-9]{2,8}`),
-		CLI:     []Command{{Tool: "pvesh", Cmd: "nextid", Output: "raw"}},
 	})
 
 	ClusterResources = Declare[ResourcesParams, []Resource](Endpoint{
@@ -108,8 +107,6 @@ var (
 		},
 		Perm:    AnyUser("Only resources the caller has some privilege on are listed."),
 		Returns: resourcesReturns(),
-		CLI: []Command{{Tool: "pvesh", Cmd: "resources",
-			Columns: []string{"id", "type", "node", "status", "name", "cpu", "maxcpu", "mem", "maxmem", "uptime"}, SortBy: "id"}},
 	})
 )
 

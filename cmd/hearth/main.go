@@ -1,4 +1,29 @@
-// Command hearth is the single Hearth binary: the node daemon and every CLI tool.
+// Command hearth is the single Hearth binary: the node daemon
+// (`hearth daemon`) and every command-line tool. Installed under a tool's
+// name (qm, pvesh, pvenode, ...) it runs that tool directly.
 package main
 
-func main() {}
+import (
+	"context"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"github.com/hearth-virt/hearth/api"
+	"github.com/hearth-virt/hearth/api/apidoc"
+	"github.com/hearth-virt/hearth/internal/cli"
+	"github.com/hearth-virt/hearth/internal/daemon"
+)
+
+func main() {
+	if filepath.Base(os.Args[0]) == "hearth" && len(os.Args) > 1 && os.Args[1] == "daemon" {
+		os.Exit(daemon.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	// Ctrl-C stops following a task; the task itself keeps running.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	env := cli.OSEnv(api.All())
+	env.Schema = func(eps []*api.Endpoint) any { return apidoc.PVESchema(eps) }
+	code := cli.Main(ctx, os.Args, env)
+	stop()
+	os.Exit(code)
+}

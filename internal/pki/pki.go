@@ -151,6 +151,11 @@ func ClientTLS(certPEM, keyPEM []byte, ca *x509.CertPool) (*tls.Config, error) {
 // upper-case hex bytes separated by colons.
 func Fingerprint(cert *x509.Certificate) string {
 	sum := sha256.Sum256(cert.Raw)
+	return FormatFingerprint(sum[:])
+}
+
+// FormatFingerprint writes a digest in that notation.
+func FormatFingerprint(sum []byte) string {
 	parts := make([]string, len(sum))
 	for i, b := range sum {
 		parts[i] = fmt.Sprintf("%02X", b)
