@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hearth-virt/hearth/internal/pki"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hearth-virt/hearth/api/schema"
+	"github.com/hearth-virt/hearth/internal/pki"
 )
 
 // Client calls the API. apiPath is below /api2/json, with concrete

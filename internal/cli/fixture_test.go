@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/hearth-virt/hearth/internal/pki"
 	"io"
 	"log"
 	"net"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/api/schema"
+	"github.com/hearth-virt/hearth/internal/pki"
 	"github.com/hearth-virt/hearth/internal/rest"
 )
 
