@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -153,7 +152,7 @@ func mergePathParams(raw schema.Raw, path map[string]string) error {
 	errs := map[string]string{}
 	for k, v := range path {
 		if _, dup := raw[k]; dup {
-			errs[k] = fmt.Sprintf("given in the path and again as a parameter")
+			errs[k] = "given in the path and again as a parameter"
 			continue
 		}
 		raw[k] = []string{v}
