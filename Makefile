@@ -12,7 +12,7 @@ STATE_DIR ?= $(CURDIR)/run/state
 LISTEN    ?= 0.0.0.0:8006
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/hearth-virt/hearth/api.HearthVersion=$(VERSION)
-GOTEST_FLAGS ?=
+GOTEST_FLAGS ?= -race
 
 # Debian packages the project runs or tests with. Each later capability
 # adds its tools here so that a new machine gets them from `make deps`.

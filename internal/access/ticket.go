@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -28,11 +29,27 @@ type Signer struct {
 	priv ed25519.PrivateKey
 	pubs []ed25519.PublicKey // current first, then older ones
 	csrf []byte
+
+	// verified remembers tickets whose signature checked out: a signature
+	// check costs more than all the rest of an API request, and clients
+	// send the same ticket with every call. A new key set is a new Signer,
+	// so the memory never outlives the keys. Age is still checked each time.
+	mu       sync.Mutex
+	verified map[string]verifiedTicket
 }
+
+type verifiedTicket struct {
+	data   string
+	issued time.Time
+}
+
+// maxVerified bounds the memory of verified tickets; when full it starts
+// over, which costs one signature check per active session.
+const maxVerified = 4096
 
 // NewSigner builds a signer. priv may be nil on a node that only verifies.
 func NewSigner(priv ed25519.PrivateKey, pubs []ed25519.PublicKey, csrfSecret []byte) *Signer {
-	return &Signer{priv: priv, pubs: pubs, csrf: csrfSecret}
+	return &Signer{priv: priv, pubs: pubs, csrf: csrfSecret, verified: map[string]verifiedTicket{}}
 }
 
 // Ticket issues a ticket for userid: PVE:<userid>:<8 hex time>::<signature>.
@@ -59,6 +76,15 @@ func (s *Signer) VerifyTicket(ticket string, now time.Time) (string, time.Time, 
 }
 
 func (s *Signer) verify(prefix, ticket string, now time.Time, lifetime time.Duration) (string, time.Time, error) {
+	s.mu.Lock()
+	v, hit := s.verified[ticket]
+	s.mu.Unlock()
+	if hit && strings.HasPrefix(ticket, prefix+":") {
+		if age := now.Sub(v.issued); age < -ClockSkew || age > lifetime {
+			return "", time.Time{}, ErrTicket
+		}
+		return v.data, v.issued, nil
+	}
 	plain, sigText, ok := strings.Cut(ticket, "::")
 	if !ok || len(plain) < len(prefix)+11 {
 		return "", time.Time{}, ErrTicket
@@ -86,6 +112,12 @@ func (s *Signer) verify(prefix, ticket string, now time.Time, lifetime time.Dura
 	}
 	for _, pub := range s.pubs {
 		if ed25519.Verify(pub, []byte(plain), sig) {
+			s.mu.Lock()
+			if len(s.verified) >= maxVerified {
+				clear(s.verified)
+			}
+			s.verified[ticket] = verifiedTicket{data: data, issued: issued}
+			s.mu.Unlock()
 			return data, issued, nil
 		}
 	}

@@ -3,6 +3,7 @@ package access
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -35,6 +36,34 @@ func TestTicketRoundTrip(t *testing.T) {
 		if err != nil || user != "admin@pve" || !issued.Equal(now) {
 			t.Errorf("verify after %v: %q %v %v", at, user, issued, err)
 		}
+	}
+}
+
+// TestRememberedTicketsStillExpire verifies a ticket once (so it is
+// remembered) and checks that age is still enforced, and that a signer
+// with other keys does not share the memory.
+func TestRememberedTicketsStillExpire(t *testing.T) {
+	s, _ := newTestSigner(t)
+	now := time.Unix(1700000000, 0)
+	tk, _ := s.Ticket("admin@pve", now)
+	for i := 0; i < 2; i++ {
+		if _, _, err := s.VerifyTicket(tk, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.VerifyTicket(tk, now.Add(TicketLifetime+time.Second)); err == nil {
+		t.Fatal("a remembered ticket outlived its lifetime")
+	}
+	other, _ := newTestSigner(t)
+	if _, _, err := other.VerifyTicket(tk, now); err == nil {
+		t.Fatal("another key set accepted the ticket")
+	}
+	for i := 0; i < maxVerified+10; i++ {
+		t2, _ := s.Ticket(fmt.Sprintf("u%d@pve", i), now)
+		s.VerifyTicket(t2, now)
+	}
+	if len(s.verified) > maxVerified {
+		t.Fatalf("memory grew to %d entries", len(s.verified))
 	}
 }
 

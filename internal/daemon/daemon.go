@@ -58,6 +58,7 @@ type Daemon struct {
 	tasks   *task.Runner
 	sampler *hostinfo.Sampler
 	host    hostinfo.Reader
+	status  statusCache
 	api     *rest.Server
 	tlsConf *tls.Config
 

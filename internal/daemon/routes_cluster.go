@@ -111,7 +111,7 @@ func (d *Daemon) resources(ctx context.Context, c *api.Call, in *api.ResourcesPa
 	if in.Type == "" || in.Type == "node" {
 		r := api.Resource{ID: "node/" + d.cfg.Node, Type: "node", Node: d.cfg.Node, Status: "online"}
 		if c.Perm.Has("/nodes/"+d.cfg.Node, "Sys.Audit") {
-			st, err := d.host.Status(d.sampler, pveVersionString())
+			st, err := d.status.get(d)
 			if err != nil {
 				return nil, err
 			}

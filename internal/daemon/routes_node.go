@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hearth-virt/hearth/api"
@@ -17,7 +18,33 @@ func pveVersionString() string {
 }
 
 func (d *Daemon) nodeStatus(ctx context.Context, c *api.Call, in *api.NodeParam) (api.NodeStatus, error) {
-	return d.host.Status(d.sampler, pveVersionString())
+	return d.status.get(d)
+}
+
+// statusTTL bounds how old a served node status may be. Reading /proc and
+// statfs for every request costs more than the whole rest of a request,
+// and the CPU figures change only with each sample anyway.
+const statusTTL = time.Second
+
+// statusCache holds the last node status read.
+type statusCache struct {
+	mu sync.Mutex
+	at time.Time
+	st api.NodeStatus
+}
+
+func (c *statusCache) get(d *Daemon) (api.NodeStatus, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.at) < statusTTL {
+		return c.st, nil
+	}
+	st, err := d.host.Status(d.sampler, pveVersionString())
+	if err != nil {
+		return st, err
+	}
+	c.st, c.at = st, time.Now()
+	return st, nil
 }
 
 // nodeList lists the nodes; usage figures only for callers who may audit
@@ -25,7 +52,7 @@ func (d *Daemon) nodeStatus(ctx context.Context, c *api.Call, in *api.NodeParam)
 func (d *Daemon) nodeList(ctx context.Context, c *api.Call, _ *api.NoParams) ([]api.NodeListItem, error) {
 	item := api.NodeListItem{Node: d.cfg.Node, Status: "online", ID: "node/" + d.cfg.Node, Type: "node"}
 	if c.Perm.Has("/nodes/"+d.cfg.Node, "Sys.Audit") {
-		st, err := d.host.Status(d.sampler, pveVersionString())
+		st, err := d.status.get(d)
 		if err != nil {
 			return nil, err
 		}

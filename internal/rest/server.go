@@ -62,6 +62,7 @@ type Server struct {
 	cfg    Config
 	router *router
 	log    *slog.Logger
+	gzip   gzipPool
 }
 
 // New builds a server. It fails when two routes collide.
@@ -191,7 +192,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, route *api.Route
 			s.fail(w, r, fmt.Errorf("starting task: %w", err))
 			return
 		}
-		writeJSON(w, r, upid, nil)
+		s.gzip.writeJSON(w, r, upid, nil)
 		return
 	}
 	res, err := route.Invoke(ctx, call, values)
@@ -201,10 +202,10 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, route *api.Route
 	}
 	if p, ok := res.(interface{ PagedData() (any, int) }); ok {
 		data, total := p.PagedData()
-		writeJSON(w, r, data, &total)
+		s.gzip.writeJSON(w, r, data, &total)
 		return
 	}
-	writeJSON(w, r, res, nil)
+	s.gzip.writeJSON(w, r, res, nil)
 }
 
 // fail answers with the error's status; 401s wait first.
