@@ -3,8 +3,10 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hearth-virt/hearth/api"
@@ -20,7 +22,7 @@ func writeManPages(dir string, eps []*api.Endpoint) error {
 	for _, t := range Tools(eps) {
 		pages[t] = toolManPage(t, eps)
 	}
-	for _, name := range sortedKeys(pages) {
+	for _, name := range slices.Sorted(maps.Keys(pages)) {
 		path := filepath.Join(dir, name+".1")
 		if err := os.WriteFile(path, pages[name], 0o644); err != nil {
 			return fmt.Errorf("writing %s: %w", path, err)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -238,7 +240,7 @@ func (r *run) printList(w io.Writer, item *schema.Schema, cmd *api.Command, rows
 
 // printObject prints an object as a key/value table sorted by key.
 func (r *run) printObject(w io.Writer, s *schema.Schema, obj map[string]any) {
-	keys := sortedKeys(obj)
+	keys := slices.Sorted(maps.Keys(obj))
 	cells := make([][]string, len(keys))
 	for i, k := range keys {
 		cells[i] = []string{k, r.render(obj[k], propOf(s, k))}
@@ -269,7 +271,7 @@ func listColumns(item *schema.Schema, rows []map[string]any) []string {
 			delete(present, k)
 		}
 	}
-	return append(keys, sortedKeys(present)...)
+	return append(keys, slices.Sorted(maps.Keys(present))...)
 }
 
 // compareValues orders cells: absent first, numbers by value, the rest

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -167,7 +169,7 @@ func (r *run) runCommand(ctx context.Context, c *toolCmd, rest []string) int {
 			raw[name] = []string{pos[i]}
 		}
 	}
-	for _, name := range sortedKeys(c.cmd.Fixed) {
+	for _, name := range slices.Sorted(maps.Keys(c.cmd.Fixed)) {
 		if _, dup := raw[name]; dup {
 			clash[name] = "set by this command; it cannot be given"
 			continue
@@ -187,15 +189,6 @@ func (r *run) runCommand(ctx context.Context, c *toolCmd, rest []string) int {
 		return exitFail
 	}
 	return r.call(ctx, c.ep, c.cmd, raw, usage)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // call validates raw against the declaration, calls the endpoint and

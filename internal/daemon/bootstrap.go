@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hearth-virt/hearth/api"
+	"github.com/hearth-virt/hearth/internal/atomicfile"
 	"github.com/hearth-virt/hearth/internal/cfs"
 	"github.com/hearth-virt/hearth/internal/pki"
 )
@@ -151,7 +152,7 @@ func (d *Daemon) bootstrapAdmin(ctx context.Context) error {
 		return err
 	}
 	if generated {
-		if err := writeFileAtomic(d.initialPasswordFile(), []byte(password+"\n"), 0o600); err != nil {
+		if err := atomicfile.Write(d.initialPasswordFile(), []byte(password+"\n"), 0o600); err != nil {
 			return fmt.Errorf("saving the initial password: %w", err)
 		}
 		d.newPassword = password
@@ -174,32 +175,6 @@ func generatePassword() string {
 func randomID() string {
 	n, _ := rand.Int(rand.Reader, big.NewInt(1<<40))
 	return fmt.Sprintf("%010x", n)
-}
-
-// writeFileAtomic writes through a temporary file and a rename, so the
-// file is either old or new, never half written.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // announce prints where the node can be reached and how to log in.

@@ -22,7 +22,6 @@ import (
 const (
 	indexName  = "index"
 	activeName = "active"
-	tmpPrefix  = ".tmp-" // temporary files of writeFileAtomic
 )
 
 // logPath is where the log of u lives. Spreading logs over 16 directories
@@ -131,55 +130,6 @@ func appendSync(path string, data []byte) error {
 		err = cerr
 	}
 	return err
-}
-
-// writeFileAtomic replaces dir/name with data: a crash leaves either the old
-// or the new content. The data is synced before the rename and the
-// directory after it, so that the rename itself survives a power loss.
-func writeFileAtomic(dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, tmpPrefix+name+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o640)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// removeStaleTemps deletes temporary files a crash left behind in dir.
-func removeStaleTemps(dir string) {
-	names, _ := filepath.Glob(filepath.Join(dir, tmpPrefix+"*"))
-	for _, n := range names {
-		_ = os.Remove(n)
-	}
 }
 
 // loadActive reads the UPIDs recorded as running. Unparseable lines are

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hearth-virt/hearth/internal/atomicfile"
 )
 
 // TestRecoveryAfterCrash leaves a task running in one runner and opens a
@@ -210,7 +212,7 @@ func TestOpenRepairsIndex(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "index"), []byte(index), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	stale := filepath.Join(dir, tmpPrefix+"active-123")
+	stale := filepath.Join(dir, atomicfile.TempPrefix+"active-123")
 	if err := os.WriteFile(stale, []byte("x"), 0o640); err != nil {
 		t.Fatal(err)
 	}

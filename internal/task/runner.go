@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hearth-virt/hearth/api"
+
+	"github.com/hearth-virt/hearth/internal/atomicfile"
 )
 
 // DefaultMaxArchive is the default of Config.MaxArchive.
@@ -143,7 +145,7 @@ func Open(cfg Config) (*Runner, error) {
 			return nil, fmt.Errorf("task runner: %w", err)
 		}
 	}
-	removeStaleTemps(r.dir)
+	atomicfile.RemoveTemps(r.dir)
 	if err := r.loadArchive(); err != nil {
 		return nil, err
 	}
@@ -159,7 +161,7 @@ func (r *Runner) loadArchive() error {
 	path := r.indexPath()
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		// Create it now so that later appends never need a directory sync.
-		if err := writeFileAtomic(r.dir, indexName, nil); err != nil {
+		if err := atomicfile.Write(filepath.Join(r.dir, indexName), nil, 0o640); err != nil {
 			return fmt.Errorf("task runner: creating index: %w", err)
 		}
 	}
@@ -215,7 +217,7 @@ func (r *Runner) recoverLost() error {
 			return fmt.Errorf("task runner: recording recovered tasks: %w", err)
 		}
 	}
-	if err := writeFileAtomic(r.dir, activeName, nil); err != nil {
+	if err := atomicfile.Write(filepath.Join(r.dir, activeName), nil, 0o640); err != nil {
 		return fmt.Errorf("task runner: clearing active tasks: %w", err)
 	}
 	return nil
@@ -287,7 +289,7 @@ func (r *Runner) rewriteIndex(dropped []record) {
 		b.WriteString(formatIndexLine(rec))
 	}
 	r.mu.RUnlock()
-	if err := writeFileAtomic(r.dir, indexName, []byte(b.String())); err != nil {
+	if err := atomicfile.Write(filepath.Join(r.dir, indexName), []byte(b.String()), 0o640); err != nil {
 		r.logger.Error("cannot rotate task index", "err", err)
 		return
 	}
@@ -316,7 +318,7 @@ func (r *Runner) persistActive() error {
 		b.WriteString(id)
 		b.WriteByte('\n')
 	}
-	return writeFileAtomic(r.dir, activeName, []byte(b.String()))
+	return atomicfile.Write(filepath.Join(r.dir, activeName), []byte(b.String()), 0o640)
 }
 
 // maxStartAttempts bounds the search for a free UPID in Start.
@@ -475,7 +477,7 @@ func (r *Runner) finish(j *job, runErr error, forced bool) bool {
 	if err == nil {
 		// The log was created without syncing its directory; do it now,
 		// before the index says the task finished and points to the log.
-		err = syncDir(filepath.Dir(j.path))
+		err = atomicfile.SyncDir(filepath.Dir(j.path))
 	}
 	if err != nil {
 		r.logger.Error("cannot write end of task log", "upid", j.rec.id, "err", err)

@@ -2,6 +2,8 @@ package usercfg
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -123,7 +125,7 @@ func (c *Config) Token(fullID string) (*Token, bool) {
 
 // PoolOfVM returns the pool a guest belongs to.
 func (c *Config) PoolOfVM(vmid int) (string, bool) {
-	for _, id := range sortedKeys(c.Pools) {
+	for _, id := range slices.Sorted(maps.Keys(c.Pools)) {
 		for _, v := range c.Pools[id].VMs {
 			if v == vmid {
 				return id, true
@@ -239,7 +241,7 @@ func (c *Config) ACLs() []ACL {
 		collect(a.Groups, SubjectGroup)
 		collect(a.Tokens, SubjectToken)
 		for p := range byProp {
-			for _, key := range sortedKeys(byProp[p]) {
+			for _, key := range slices.Sorted(maps.Keys(byProp[p])) {
 				line := byProp[p][key]
 				sort.Strings(line.Users)
 				sort.Strings(line.Groups)
@@ -269,13 +271,4 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -2,6 +2,8 @@ package usercfg
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -279,7 +281,7 @@ func (p *parser) pool(r record, pooledVMs map[int]string, poolLine map[string]in
 // addMissingParentPools creates the parents of nested pools, as Proxmox VE
 // does when it reads a nested pool whose parent has no line of its own.
 func (p *parser) addMissingParentPools(poolLine map[string]int) {
-	for _, id := range sortedKeys(p.cfg.Pools) {
+	for _, id := range slices.Sorted(maps.Keys(p.cfg.Pools)) {
 		for parent, ok := PoolParent(id); ok; parent, ok = PoolParent(parent) {
 			if _, exists := p.cfg.Pools[parent]; !exists {
 				p.cfg.Pools[parent] = &Pool{ID: parent}

@@ -2,6 +2,8 @@ package usercfg
 
 import (
 	"bytes"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,23 +21,23 @@ import (
 // produced.
 func (c *Config) Bytes() []byte {
 	var b bytes.Buffer
-	for _, id := range sortedKeys(c.Users) {
+	for _, id := range slices.Sorted(maps.Keys(c.Users)) {
 		u := c.Users[id]
 		writeLine(&b, "user", id, flagText(u.Enable), strconv.FormatInt(u.Expire, 10),
 			EncodeText(u.Firstname), EncodeText(u.Lastname), u.Email, EncodeText(u.Comment), u.Keys)
-		for _, name := range sortedKeys(u.Tokens) {
+		for _, name := range slices.Sorted(maps.Keys(u.Tokens)) {
 			t := u.Tokens[name]
 			writeLine(&b, "token", JoinTokenID(id, name), strconv.FormatInt(t.Expire, 10),
 				flagText(t.Privsep), EncodeText(t.Comment))
 		}
 	}
 	b.WriteByte('\n')
-	for _, id := range sortedKeys(c.Groups) {
+	for _, id := range slices.Sorted(maps.Keys(c.Groups)) {
 		g := c.Groups[id]
 		writeLine(&b, "group", id, joinSorted(g.Members), EncodeText(g.Comment))
 	}
 	b.WriteByte('\n')
-	for _, id := range sortedKeys(c.Pools) {
+	for _, id := range slices.Sorted(maps.Keys(c.Pools)) {
 		p := c.Pools[id]
 		vms := make([]string, len(p.VMs))
 		for i, v := range p.VMs {
@@ -44,7 +46,7 @@ func (c *Config) Bytes() []byte {
 		writeLine(&b, "pool", id, EncodeText(p.Comment), joinSorted(vms), joinSorted(p.Storages))
 	}
 	b.WriteByte('\n')
-	for _, id := range sortedKeys(c.Roles) {
+	for _, id := range slices.Sorted(maps.Keys(c.Roles)) {
 		writeLine(&b, "role", id, c.Roles[id].Privs.String())
 	}
 	b.WriteByte('\n')
