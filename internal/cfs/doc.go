@@ -7,7 +7,11 @@
 // memory and sees its own writes as soon as they return. The raft log and
 // stable state live in a bolt file and the tree is snapshotted as a whole;
 // a node alone is simply a cluster with one voter, running the same code a
-// larger cluster will. Without a leader the tree stays readable but refuses
-// writes, watchers learn of changes through per-watcher bounded queues, and
-// sizes are capped per file and in total.
+// larger cluster does. Followers hand writes and membership changes to the
+// leader (Config.Forward) and wait until they have applied the result, so
+// every node reads its own writes; Sync makes a read linearizable. Without
+// a leader the tree stays readable but refuses writes, watchers learn of
+// changes through per-watcher bounded queues, sizes are capped per file and
+// in total, and cluster-wide locks with expiry are compare-and-set files
+// under priv/lock.
 package cfs

@@ -30,8 +30,9 @@ var (
 	// text is what pmxcfs users know from Proxmox VE tools, which is why it
 	// carries no package prefix.
 	ErrNoQuorum = errors.New("cluster not ready - no quorum?")
-	// ErrNotLeader means another node leads the cluster. Writes will be
-	// forwarded to it in a later version; until then they fail with this.
+	// ErrNotLeader means another node leads the cluster and the write could
+	// not be handed to it (no Config.Forward), or a node that just lost
+	// the leadership refused forwarded work.
 	ErrNotLeader = errors.New("cfs: this node is not the leader")
 	// ErrClosed is returned by operations on a closed Store.
 	ErrClosed = errors.New("cfs: store is closed")

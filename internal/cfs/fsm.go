@@ -1,6 +1,8 @@
 package cfs
 
 import (
+	"time"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,10 +73,16 @@ type fsm struct {
 	root    *node
 	version uint64
 	total   int64 // sum of the sizes of all files
+
+	// applied is the raft index of the last entry applied; appliedCh is
+	// closed and replaced whenever it grows, waking waitApplied.
+	idxMu     sync.Mutex
+	applied   uint64
+	appliedCh chan struct{}
 }
 
 func newFSM(log *slog.Logger, h *hub) *fsm {
-	f := &fsm{log: log, hub: h, root: newDir(0, 0)}
+	f := &fsm{log: log, hub: h, root: newDir(0, 0), appliedCh: make(chan struct{})}
 	// The dispatch table. A later version adds its command types here and
 	// nowhere else; older versions skip them (see Apply).
 	f.handlers = map[cmdType]func([]byte) applyResult{
@@ -92,6 +100,7 @@ func newFSM(log *slog.Logger, h *hub) *fsm {
 // node at a time, provided a new command type is only proposed once every
 // node understands it.
 func (f *fsm) Apply(l *raft.Log) any {
+	defer f.setApplied(l.Index)
 	t, payload, err := splitCommand(l.Data)
 	if err != nil {
 		f.log.Warn("cfs: skipping empty raft log entry", "index", l.Index)
@@ -104,6 +113,53 @@ func (f *fsm) Apply(l *raft.Log) any {
 		return applyResult{version: f.currentVersion(), err: fmt.Errorf("%w %d", errUnknownCommand, t)}
 	}
 	return h(payload)
+}
+
+func (f *fsm) setApplied(index uint64) {
+	f.idxMu.Lock()
+	defer f.idxMu.Unlock()
+	if index > f.applied || index == 0 {
+		f.applied = index
+		close(f.appliedCh)
+		f.appliedCh = make(chan struct{})
+	}
+}
+
+func (f *fsm) appliedIndex() uint64 {
+	f.idxMu.Lock()
+	defer f.idxMu.Unlock()
+	return f.applied
+}
+
+// waitApplied waits until the entry at index (or a later one) is applied,
+// for at most timeout.
+func (f *fsm) waitApplied(ctx context.Context, index uint64, timeout time.Duration) error {
+	timer := time.NewTimer(max(timeout, time.Millisecond))
+	defer timer.Stop()
+	for {
+		f.idxMu.Lock()
+		applied, ch := f.applied, f.appliedCh
+		f.idxMu.Unlock()
+		if applied >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("cfs: the write was committed but this node has not applied it yet: %w", ctx.Err())
+		case <-timer.C:
+			return fmt.Errorf("cfs: the write was committed but this node has not applied it within the timeout: %w", context.DeadlineExceeded)
+		}
+	}
+}
+
+// reset empties the tree, for a node about to join another cluster.
+func (f *fsm) reset() {
+	f.mu.Lock()
+	f.root, f.version, f.total = newDir(0, 0), 0, 0
+	f.mu.Unlock()
+	f.setApplied(0)
+	f.hub.overflowAll(0)
 }
 
 func (f *fsm) currentVersion() uint64 {

@@ -21,6 +21,9 @@ type snapHeader struct {
 	Format  int    `json:"format"`
 	Version uint64 `json:"version"`
 	Entries int    `json:"entries"`
+	// Index is the raft index of the last entry in the snapshot, so that a
+	// restored node knows which forwarded writes it has already applied.
+	Index uint64 `json:"index,omitempty"`
 }
 
 type snapEntry struct {
@@ -36,6 +39,7 @@ type snapEntry struct {
 // can run while raft applies later entries.
 type fsmSnapshot struct {
 	version uint64
+	index   uint64
 	paths   []string
 	nodes   []*node
 }
@@ -45,7 +49,10 @@ type fsmSnapshot struct {
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	s := &fsmSnapshot{version: f.version}
+	f.idxMu.Lock()
+	index := f.applied
+	f.idxMu.Unlock()
+	s := &fsmSnapshot{version: f.version, index: index}
 	for _, name := range f.root.sortedKids() {
 		walk(f.root.kids[name], name, func(p string, n *node) {
 			s.paths = append(s.paths, p)
@@ -68,7 +75,7 @@ func (s *fsmSnapshot) writeTo(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(snapHeader{Format: snapshotFormat, Version: s.version, Entries: len(s.nodes)}); err != nil {
+	if err := enc.Encode(snapHeader{Format: snapshotFormat, Version: s.version, Entries: len(s.nodes), Index: s.index}); err != nil {
 		return err
 	}
 	for i, n := range s.nodes {
@@ -89,44 +96,49 @@ func (s *fsmSnapshot) Release() {}
 // event because the change cannot be told path by path.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	root, version, total, err := readSnapshot(rc)
+	root, version, total, index, err := readSnapshot(rc)
 	if err != nil {
 		return err
 	}
 	f.mu.Lock()
 	f.root, f.version, f.total = root, version, total
 	f.mu.Unlock()
+	f.idxMu.Lock()
+	f.applied = index
+	close(f.appliedCh)
+	f.appliedCh = make(chan struct{})
+	f.idxMu.Unlock()
 	f.hub.overflowAll(version)
 	return nil
 }
 
-func readSnapshot(r io.Reader) (root *node, version uint64, total int64, err error) {
+func readSnapshot(r io.Reader) (root *node, version uint64, total int64, index uint64, err error) {
 	dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
 	var h snapHeader
 	if err := dec.Decode(&h); err != nil {
-		return nil, 0, 0, fmt.Errorf("cfs: snapshot header: %w", err)
+		return nil, 0, 0, 0, fmt.Errorf("cfs: snapshot header: %w", err)
 	}
 	if h.Format != snapshotFormat {
-		return nil, 0, 0, fmt.Errorf("cfs: snapshot format %d is not supported (want %d)", h.Format, snapshotFormat)
+		return nil, 0, 0, 0, fmt.Errorf("cfs: snapshot format %d is not supported (want %d)", h.Format, snapshotFormat)
 	}
 	root = newDir(0, 0)
 	for i := 0; i < h.Entries; i++ {
 		var e snapEntry
 		if err := dec.Decode(&e); err != nil {
-			return nil, 0, 0, fmt.Errorf("cfs: snapshot entry %d of %d: %w", i+1, h.Entries, err)
+			return nil, 0, 0, 0, fmt.Errorf("cfs: snapshot entry %d of %d: %w", i+1, h.Entries, err)
 		}
 		if err := ValidatePath(e.Path); err != nil {
-			return nil, 0, 0, fmt.Errorf("cfs: snapshot entry %d: %w", i+1, err)
+			return nil, 0, 0, 0, fmt.Errorf("cfs: snapshot entry %d: %w", i+1, err)
 		}
 		dir, name := splitParent(e.Path)
 		parent := lookupIn(root, dir)
 		switch {
 		case parent == nil || !parent.dir:
-			return nil, 0, 0, fmt.Errorf("cfs: snapshot entry %q comes without its parent directory", e.Path)
+			return nil, 0, 0, 0, fmt.Errorf("cfs: snapshot entry %q comes without its parent directory", e.Path)
 		case parent.kids[name] != nil:
-			return nil, 0, 0, fmt.Errorf("cfs: snapshot entry %q appears twice", e.Path)
+			return nil, 0, 0, 0, fmt.Errorf("cfs: snapshot entry %q appears twice", e.Path)
 		case e.Dir && len(e.Data) > 0:
-			return nil, 0, 0, fmt.Errorf("cfs: snapshot entry %q is a directory with data", e.Path)
+			return nil, 0, 0, 0, fmt.Errorf("cfs: snapshot entry %q is a directory with data", e.Path)
 		}
 		if e.Dir {
 			parent.kids[name] = newDir(e.Version, e.MTime)
@@ -136,7 +148,7 @@ func readSnapshot(r io.Reader) (root *node, version uint64, total int64, err err
 		}
 	}
 	if err := dec.Decode(new(json.RawMessage)); !errors.Is(err, io.EOF) {
-		return nil, 0, 0, fmt.Errorf("cfs: snapshot has data after its %d entries", h.Entries)
+		return nil, 0, 0, 0, fmt.Errorf("cfs: snapshot has data after its %d entries", h.Entries)
 	}
-	return root, h.Version, total, nil
+	return root, h.Version, total, h.Index, nil
 }

@@ -60,9 +60,18 @@ type Config struct {
 	// DefaultMaxTotalSize. Both limits travel inside each transaction, so
 	// the node that proposes a write decides which limits it is held to.
 	MaxTotalSize int64
-	// Transport connects the node to its peers. Nil means an in-memory
-	// transport, enough for a single node. raft closes it on Close.
-	Transport raft.Transport
+	// Transport makes the connection of this node to its peers. It is
+	// called again whenever raft is restarted (Reset, Recover), because
+	// raft closes its transport when it stops. Nil means an in-memory
+	// transport, enough for a single node.
+	Transport func() (raft.Transport, error)
+	// NoBootstrap leaves a node without raft state empty, waiting for a
+	// leader to add it, instead of making it the single voter of a new
+	// cluster. Nodes joining a cluster and witnesses start this way.
+	NoBootstrap bool
+	// Forward hands work to the leader when another node leads; nil makes
+	// such writes fail with ErrNotLeader.
+	Forward Forwarder
 	// Raft timings; zero means the Default... constant of the same name.
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout, CommitTimeout time.Duration
 	// ApplyTimeout bounds one Apply while a leader exists; default
@@ -110,11 +119,16 @@ type Entry struct {
 // use.
 type Store struct {
 	cfg     Config
+	rc      *raft.Config
 	localID raft.ServerID
 	fsm     *fsm
 	hub     *hub
-	raft    *raft.Raft
-	bolt    *raftboltdb.BoltStore
+
+	// mu guards raft and bolt, which Reset and Recover replace while
+	// readers keep going.
+	mu   sync.RWMutex
+	raft *raft.Raft
+	bolt *raftboltdb.BoltStore
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -122,10 +136,11 @@ type Store struct {
 }
 
 // Open opens the store in cfg.Dir. Without existing raft state it
-// bootstraps a cluster whose only voter is this node; otherwise raft
-// restores the latest snapshot and replays the log after it once a leader
-// is elected. A single node runs the same raft code as a cluster member,
-// so growing to more nodes changes configuration, not code paths.
+// bootstraps a cluster whose only voter is this node (unless
+// cfg.NoBootstrap); otherwise raft restores the latest snapshot and
+// replays the log after it once a leader is elected. A single node runs
+// the same raft code as a cluster member, so growing to more nodes changes
+// configuration, not code paths.
 //
 // Open does not wait for the election; call WaitReady before relying on
 // reads being current or on writes succeeding. ctx bounds the wait for the
@@ -141,7 +156,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cfs: %w", err)
 	}
-
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
@@ -154,7 +168,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := raft.ValidateConfig(rc); err != nil {
 		return nil, fmt.Errorf("cfs: raft configuration: %w", err)
 	}
+	h := newHub(cfg.WatchBuffer)
+	s := &Store{cfg: cfg, rc: rc, localID: rc.LocalID, hub: h, fsm: newFSM(cfg.Logger, h), closed: make(chan struct{})}
+	if err := s.start(ctx, !cfg.NoBootstrap); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
+// start opens raft.db in the directory and starts raft on it. The caller
+// holds s.mu for writing, or is Open.
+func (s *Store) start(ctx context.Context, bootstrap bool) error {
+	cfg, rc := s.cfg, s.rc
 	openTimeout := defaultOpenTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		openTimeout = max(time.Until(dl), time.Millisecond)
@@ -163,72 +188,79 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	boltOpts.Timeout = openTimeout
 	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db"), BoltOptions: &boltOpts})
 	if err != nil {
-		return nil, fmt.Errorf("cfs: open raft.db in %s: %w", cfg.Dir, err)
+		return fmt.Errorf("cfs: open raft.db in %s: %w", cfg.Dir, err)
 	}
-	s, err := open(cfg, rc, bolt)
-	if err != nil {
-		_ = bolt.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-func open(cfg Config, rc *raft.Config, bolt *raftboltdb.BoltStore) (*Store, error) {
 	logs, err := raft.NewLogCache(logCacheSize, bolt)
 	if err != nil {
-		return nil, fmt.Errorf("cfs: %w", err)
+		bolt.Close()
+		return fmt.Errorf("cfs: %w", err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, snapshotsRetained, rc.Logger.Named("snapshot"))
 	if err != nil {
-		return nil, fmt.Errorf("cfs: snapshot store: %w", err)
+		bolt.Close()
+		return fmt.Errorf("cfs: snapshot store: %w", err)
 	}
-	trans := cfg.Transport
-	if trans == nil {
-		_, trans = raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
+	trans, err := s.newTransport()
+	if err != nil {
+		bolt.Close()
+		return fmt.Errorf("cfs: transport: %w", err)
 	}
-	closeTrans := func() {
-		if c, ok := trans.(raft.WithClose); ok && cfg.Transport == nil {
+	fail := func(err error) error {
+		if c, ok := trans.(raft.WithClose); ok {
 			_ = c.Close()
 		}
+		bolt.Close()
+		return err
 	}
-
 	has, err := raft.HasExistingState(logs, bolt, snaps)
 	if err != nil {
-		closeTrans()
-		return nil, fmt.Errorf("cfs: read raft state: %w", err)
+		return fail(fmt.Errorf("cfs: read raft state: %w", err))
 	}
-	if !has {
+	if !has && bootstrap {
 		boot := raft.Configuration{Servers: []raft.Server{{
 			Suffrage: raft.Voter, ID: rc.LocalID, Address: trans.LocalAddr(),
 		}}}
 		if err := raft.BootstrapCluster(rc, logs, bolt, snaps, trans, boot); err != nil {
-			closeTrans()
-			return nil, fmt.Errorf("cfs: bootstrap: %w", err)
+			return fail(fmt.Errorf("cfs: bootstrap: %w", err))
 		}
 		cfg.Logger.Info("cfs: bootstrapped a new single-node cluster", "node", cfg.NodeID, "dir", cfg.Dir)
 	}
-
-	h := newHub(cfg.WatchBuffer)
-	f := newFSM(cfg.Logger, h)
-	r, err := raft.NewRaft(rc, f, logs, bolt, snaps, trans)
+	r, err := raft.NewRaft(rc, s.fsm, logs, bolt, snaps, trans)
 	if err != nil {
-		closeTrans()
-		return nil, fmt.Errorf("cfs: start raft: %w", err)
+		return fail(fmt.Errorf("cfs: start raft: %w", err))
 	}
 	if has {
 		// A node that is not in the stored configuration never elects
-		// itself; say why instead of leaving WaitReady to time out. (A
-		// future non-voter that waits to be added will also see this.)
+		// itself; say why instead of leaving WaitReady to time out.
 		if f := r.GetConfiguration(); f.Error() == nil && !inConfig(f.Configuration(), rc.LocalID) {
-			cfg.Logger.Warn("cfs: this node is not a member of the stored raft configuration; it cannot become leader",
+			cfg.Logger.Warn("cfs: this node is not a member of the stored raft configuration; it waits to be added",
 				"node", cfg.NodeID, "dir", cfg.Dir)
 		}
 	}
-	return &Store{
-		cfg: cfg, localID: rc.LocalID,
-		fsm: f, hub: h, raft: r, bolt: bolt,
-		closed: make(chan struct{}),
-	}, nil
+	s.raft, s.bolt = r, bolt
+	return nil
+}
+
+func (s *Store) newTransport() (raft.Transport, error) {
+	if s.cfg.Transport == nil {
+		_, t := raft.NewInmemTransport(raft.ServerAddress(s.cfg.NodeID))
+		return t, nil
+	}
+	return s.cfg.Transport()
+}
+
+// stop shuts raft down (which closes its transport) and closes raft.db.
+// The caller holds s.mu for writing.
+func (s *Store) stop() error {
+	err := s.raft.Shutdown().Error()
+	return errors.Join(err, s.bolt.Close())
+}
+
+// r returns the running raft instance.
+func (s *Store) r() *raft.Raft {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.raft
 }
 
 func inConfig(c raft.Configuration, id raft.ServerID) bool {
@@ -246,9 +278,11 @@ func inConfig(c raft.Configuration, id raft.ServerID) bool {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
-		err := s.raft.Shutdown().Error()
+		s.mu.Lock()
+		err := s.stop()
+		s.mu.Unlock()
 		s.hub.closeAll()
-		s.closeErr = errors.Join(err, s.bolt.Close())
+		s.closeErr = err
 	})
 	return s.closeErr
 }
@@ -264,7 +298,7 @@ func (s *Store) isClosed() bool {
 
 // leader returns the id of the known leader, or "".
 func (s *Store) leader() raft.ServerID {
-	_, id := s.raft.LeaderWithID()
+	_, id := s.r().LeaderWithID()
 	return id
 }
 
@@ -286,7 +320,7 @@ func (s *Store) WaitReady(ctx context.Context) error {
 		}
 		switch leader := s.leader(); {
 		case leader == s.localID:
-			err := s.wait(ctx, s.raft.Barrier(s.cfg.ApplyTimeout))
+			err := s.wait(ctx, s.r().Barrier(s.cfg.ApplyTimeout))
 			if err == nil {
 				return nil
 			}
@@ -297,7 +331,7 @@ func (s *Store) WaitReady(ctx context.Context) error {
 		case leader != "":
 			// A follower is current once it applied up to the commit index
 			// the leader told it about.
-			if s.raft.AppliedIndex() >= s.raft.CommitIndex() && s.raft.CommitIndex() > 0 {
+			if r := s.r(); r.AppliedIndex() >= r.CommitIndex() && r.CommitIndex() > 0 {
 				return nil
 			}
 		}
@@ -335,42 +369,24 @@ func (s *Store) Watch(prefix string) (<-chan Event, func()) { return s.hub.watch
 
 // Apply runs ops as one transaction: all of them take effect or none. It
 // returns the new global version once this node's state machine applied
-// it, so a Get right after sees the write. Preconditions (Op.Cond) are
-// judged against the state the transaction is applied to.
+// it, so a Get right after sees the write (read-your-writes, also when the
+// leader is another node). Preconditions (Op.Cond) are judged against the
+// state the transaction is applied to.
 //
-// Without a known leader Apply fails at once with ErrNoQuorum; with a
-// leader on another node it fails with ErrNotLeader (forwarding comes
-// later). If ctx ends or ApplyTimeout passes while waiting for the commit,
-// the error says so and the write may still take effect.
+// Without a known leader Apply fails at once with ErrNoQuorum. With a
+// leader on another node the transaction is forwarded to it (Config.Forward).
+// If ctx ends or ApplyTimeout passes while waiting for the commit, the
+// error says so and the write may still take effect.
 func (s *Store) Apply(ctx context.Context, ops ...Op) (uint64, error) {
 	cmd, err := s.encode(ops)
 	if err != nil {
 		return 0, err
 	}
-	if s.isClosed() {
-		return 0, ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	res, err := s.run(ctx, ForwardRequest{Kind: KindApply, Cmd: cmd})
+	if err != nil {
 		return 0, err
 	}
-	switch leader := s.leader(); {
-	case leader == "":
-		return 0, ErrNoQuorum
-	case leader != s.localID:
-		return 0, fmt.Errorf("%w (the leader is %s)", ErrNotLeader, leader)
-	}
-	fut := s.raft.Apply(cmd, s.cfg.ApplyTimeout)
-	if err := s.wait(ctx, fut); err != nil {
-		return 0, err
-	}
-	res, ok := fut.Response().(applyResult)
-	if !ok {
-		return 0, fmt.Errorf("cfs: unexpected apply response %T", fut.Response())
-	}
-	if res.err != nil {
-		return 0, res.err
-	}
-	return res.version, nil
+	return res.Version, nil
 }
 
 // encode validates ops and frames them as a transaction command. Checks
