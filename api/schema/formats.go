@@ -39,7 +39,7 @@ var formats = map[string]format{
 	"pve-storage-path":     checkAbsPath,
 	"pve-upid":             checkUPIDShape,
 	"mac-addr":             checkMAC,
-	"mac-prefix":           reFormat("MAC address prefix", `(?i:[a-f0-9][02468ace](?::[a-f0-9]{2}){0,2}:?)`, "one to three octets of a unicast MAC address, such as BC:24:11"),
+	"mac-prefix":           reFormat("MAC address prefix", `(?i:[a-f0-9][02468ace](?::[a-f0-9]{2}){0,2}(?::[a-f0-9]?)?)`, "one to three octets of a unicast MAC address, optionally followed by one more hex digit, such as BC:24:11 or BC:24:11:0"),
 	"ipv4":                 ipFormat(4),
 	"ipv6":                 ipFormat(6),
 	"ip":                   ipFormat(0),
