@@ -18,6 +18,11 @@ func All() []*Endpoint {
 		AccessIndex.E, TicketForm.E, TicketCreate.E, DomainList.E,
 		// cluster
 		ClusterIndex.E, ClusterStatus.E, ClusterNextID.E, ClusterResources.E,
+		ClusterOptionsGet.E, ClusterOptionsSet.E,
+		// cluster configuration
+		ClusterConfigIndex.E, ClusterCreate.E, ClusterNodes.E, ClusterAddNode.E, ClusterDelNode.E,
+		ClusterJoinInfo.E, ClusterJoin.E, ClusterAPIVersion.E, ClusterTotem.E, ClusterExpected.E,
+		NodeCertificatesInfo.E,
 		// nodes
 		NodeList.E, NodeIndex.E, NodeStatusGet.E, NodeVersion.E, NodeTimeGet.E, NodeSyslog.E, NodeJournal.E,
 		// tasks

@@ -26,7 +26,9 @@ type hclogAdapter struct {
 	implied []any
 }
 
-func newHclog(l *slog.Logger, name string) hclog.Logger {
+// HCLog adapts a slog logger for hashicorp libraries (raft and its
+// transports), so their messages land in the daemon's log.
+func HCLog(l *slog.Logger, name string) hclog.Logger {
 	return derive(l, name, nil)
 }
 

@@ -61,7 +61,7 @@ func attrsOf(rec slog.Record) map[string]string {
 
 func TestHclogAdapter(t *testing.T) {
 	rec := newRecorder(slog.LevelDebug)
-	l := newHclog(slog.New(rec), "raft")
+	l := HCLog(slog.New(rec), "raft")
 	if !l.IsDebug() || l.IsTrace() || l.GetLevel() != hclog.Debug {
 		t.Errorf("levels: debug %v trace %v level %v", l.IsDebug(), l.IsTrace(), l.GetLevel())
 	}

@@ -164,7 +164,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	rc.CommitTimeout = cfg.CommitTimeout
 	rc.SnapshotThreshold = snapshotThreshold
 	rc.TrailingLogs = trailingLogs
-	rc.Logger = newHclog(cfg.Logger, "raft")
+	rc.Logger = HCLog(cfg.Logger, "raft")
 	if err := raft.ValidateConfig(rc); err != nil {
 		return nil, fmt.Errorf("cfs: raft configuration: %w", err)
 	}

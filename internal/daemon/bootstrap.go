@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -17,17 +16,19 @@ import (
 	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/internal/atomicfile"
 	"github.com/hearth-virt/hearth/internal/cfs"
+	"github.com/hearth-virt/hearth/internal/cluster"
 	"github.com/hearth-virt/hearth/internal/pki"
 )
 
-// Paths of the cluster's certificates in the tree, as Proxmox VE names them.
 const (
-	caCertPath = "pve-root-ca.pem"
-	caKeyPath  = "priv/pve-root-ca.key"
+	caCertPath = cluster.CACertPath
+	caKeyPath  = cluster.CAKeyPath
 )
 
-func nodeCertPath(node string) string { return "nodes/" + node + "/pve-ssl.pem" }
-func nodeKeyPath(node string) string  { return "nodes/" + node + "/pve-ssl.key" }
+var (
+	nodeCertPath = cluster.NodeCertPath
+	nodeKeyPath  = cluster.NodeKeyPath
+)
 
 // ensureLayout creates this node's directories in the tree.
 func (d *Daemon) ensureLayout(ctx context.Context) error {
@@ -52,22 +53,29 @@ func (d *Daemon) ensureLayout(ctx context.Context) error {
 const renewBefore = 30 * 24 * time.Hour
 
 // ensureCertificates creates the cluster CA on the first node and a
-// certificate for this node, renewing it when it no longer matches the
-// CA or expires soon, and returns the API's TLS configuration.
-func (d *Daemon) ensureCertificates(ctx context.Context) (*tls.Config, error) {
+// certificate for this node, renewing it when it no longer matches the CA
+// or expires soon, and makes them the node's identity. Without quorum the
+// identity kept on local disk is used as it is.
+func (d *Daemon) ensureCertificates(ctx context.Context) error {
+	if !d.store.Quorate() {
+		if d.id.Ready() {
+			return nil
+		}
+		return errors.New("no quorum and no local certificate: this node cannot start")
+	}
 	now := time.Now()
 	caCert, err1 := d.store.Get(caCertPath)
 	caKey, err2 := d.store.Get(caKeyPath)
 	if errors.Is(err1, cfs.ErrNotFound) && errors.Is(err2, cfs.ErrNotFound) {
 		ca, keyPEM, err := pki.NewCA("Hearth cluster CA "+randomID(), now)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if _, err := d.store.Apply(ctx,
 			cfs.Write(caCertPath, ca.PEM).If(cfs.Cond{MustNotExist: true}),
 			cfs.Write(caKeyPath, keyPEM).If(cfs.Cond{MustNotExist: true}),
 		); err != nil && !errors.Is(err, cfs.ErrConflict) {
-			return nil, fmt.Errorf("storing the cluster CA: %w", err)
+			return fmt.Errorf("storing the cluster CA: %w", err)
 		}
 		d.log.Info("created the cluster certificate authority")
 		if caCert, err1 = d.store.Get(caCertPath); err1 == nil {
@@ -75,17 +83,20 @@ func (d *Daemon) ensureCertificates(ctx context.Context) (*tls.Config, error) {
 		}
 	}
 	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("reading the cluster CA: %w", err)
+		return fmt.Errorf("reading the cluster CA: %w", err)
 	}
 	ca, err := pki.LoadCA(caCert.Data, caKey.Data)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	certPEM, keyPEM, err := d.nodeCertificate(ctx, ca, now)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return pki.ServerTLS(certPEM, keyPEM, ca.Pool())
+	if cur, curCert, curKey := d.id.PEM(); string(cur) == string(caCert.Data) && string(curCert) == string(certPEM) && string(curKey) == string(keyPEM) {
+		return nil
+	}
+	return d.id.Set(caCert.Data, certPEM, keyPEM)
 }
 
 func (d *Daemon) nodeCertificate(ctx context.Context, ca *pki.CA, now time.Time) ([]byte, []byte, error) {
@@ -188,12 +199,7 @@ func (d *Daemon) announce() {
 	if h, _, _ := net.SplitHostPort(d.cfg.Listen); h != "" && h != "0.0.0.0" && h != "::" {
 		host = h
 	}
-	fp := ""
-	if len(d.tlsConf.Certificates) > 0 {
-		if cert, err := x509.ParseCertificate(d.tlsConf.Certificates[0].Certificate[0]); err == nil {
-			fp = pki.Fingerprint(cert)
-		}
-	}
+	fp := d.id.Fingerprint()
 	fmt.Fprintf(w, "\nHearth %s is running as node %s.\n", api.HearthVersion, d.cfg.Node)
 	fmt.Fprintf(w, "  URL:          https://%s:%s/\n", host, port)
 	switch {

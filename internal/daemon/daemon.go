@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/hearth-virt/hearth/api/schema"
 	"github.com/hearth-virt/hearth/internal/access"
 	"github.com/hearth-virt/hearth/internal/cfs"
+	"github.com/hearth-virt/hearth/internal/cluster"
 	"github.com/hearth-virt/hearth/internal/hostinfo"
 	"github.com/hearth-virt/hearth/internal/logbook"
 	"github.com/hearth-virt/hearth/internal/rest"
@@ -46,6 +48,19 @@ type Config struct {
 	AuthFailDelay time.Duration
 	// Announce receives the ready message with the URL and the login.
 	Announce io.Writer
+	// Address is the IP (or host name) other nodes reach this node at;
+	// default: the listen address when specific, else the first global
+	// address of the host.
+	Address string
+	// GossipPort is the UDP and TCP port of cluster membership; default
+	// 8007, 0 picks a free one.
+	GossipPort *int
+	// FastGossip shortens failure detection, for clusters in tests.
+	FastGossip bool
+	// ReadyTimeout bounds the wait for the cluster at start when this node
+	// has joined one; after it the node starts with what it has (reads work,
+	// changes wait for quorum). Default 30 s.
+	ReadyTimeout time.Duration
 }
 
 // Daemon is a running node.
@@ -60,7 +75,9 @@ type Daemon struct {
 	host    hostinfo.Reader
 	status  statusCache
 	api     *rest.Server
-	tlsConf *tls.Config
+	cluster *cluster.Cluster
+	id      *cluster.Identity
+	raftNet *cluster.RaftNet
 
 	// newPassword is the generated first password, shown once at start.
 	newPassword string
@@ -93,25 +110,46 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	}
 	d.log = slog.New(d.book.Handler())
 
-	d.store, err = cfs.Open(ctx, cfs.Config{Dir: filepath.Join(cfg.StateDir, "cfs"), NodeID: cfg.Node, Logger: d.log.With("component", "cfs")})
+	// Listen first: the consensus address other nodes use must carry the
+	// real port, which a ":0" listen address only tells once bound.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	d.httpLn = ln
+	advertise, err := cfg.advertise(ln.Addr())
+	if err != nil {
+		return nil, err
+	}
+	if d.id, err = cluster.LoadIdentity(filepath.Join(cfg.StateDir, "ssl")); err != nil {
+		return nil, err
+	}
+	d.raftNet = cluster.NewRaftNet(d.id, advertise, d.log.With("component", "raft"))
+	peers := cluster.NewPeers(d.id)
+	d.store, err = cfs.Open(ctx, cfs.Config{Dir: filepath.Join(cfg.StateDir, "cfs"), NodeID: cfg.Node, Logger: d.log.With("component", "cfs"),
+		Transport: d.raftNet.Transport, Forward: peers.Forward})
 	if err != nil {
 		return nil, fmt.Errorf("cluster file system: %w", err)
 	}
-	if err := d.store.WaitReady(ctx); err != nil {
-		return nil, fmt.Errorf("cluster file system: %w", err)
-	}
-	if err := d.ensureLayout(ctx); err != nil {
+	if err := d.waitForTree(ctx); err != nil {
 		return nil, err
 	}
-	if d.tlsConf, err = d.ensureCertificates(ctx); err != nil {
+	if err := d.ensureCertificates(ctx); err != nil {
 		return nil, err
+	}
+	if d.store.Quorate() {
+		if err := d.ensureLayout(ctx); err != nil {
+			return nil, err
+		}
 	}
 	d.access = access.New(d.store, d.log.With("component", "access"))
-	if err := d.access.EnsureKeys(ctx, time.Now()); err != nil {
-		return nil, err
-	}
-	if err := d.bootstrapAdmin(ctx); err != nil {
-		return nil, err
+	if d.store.Quorate() {
+		if err := d.access.EnsureKeys(ctx, time.Now()); err != nil {
+			return nil, err
+		}
+		if err := d.bootstrapAdmin(ctx); err != nil {
+			return nil, err
+		}
 	}
 	d.tasks, err = task.Open(task.Config{Dir: filepath.Join(cfg.StateDir, "tasks"), Node: cfg.Node, Logger: d.log.With("component", "tasks")})
 	if err != nil {
@@ -121,6 +159,15 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	if err := d.sampler.Sample(); err != nil {
 		d.log.Warn("cannot read CPU usage", "error", err)
 	}
+	gossipPort := 8007
+	if cfg.GossipPort != nil {
+		gossipPort = *cfg.GossipPort
+	}
+	d.cluster = cluster.New(cluster.Config{
+		Node: cfg.Node, Store: d.store, Identity: d.id, Raft: d.raftNet, Peers: peers,
+		GossipBind: net.JoinHostPort(cluster.AddrHost(advertise), strconv.Itoa(gossipPort)),
+		Status:     d.gossipStatus, Logger: d.log.With("component", "cluster"), Fast: cfg.FastGossip,
+	})
 	extra, err := d.extraHandler()
 	if err != nil {
 		return nil, err
@@ -130,6 +177,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		Routes:        d.routes(),
 		Auth:          d.access,
 		Tasks:         taskStarter{d.tasks},
+		Forwarder:     d.cluster,
 		Logger:        d.log.With("component", "api"),
 		AuthFailDelay: cfg.AuthFailDelay,
 		Extra:         extra,
@@ -187,18 +235,19 @@ func (t taskStarter) Start(user string, tk api.Task) (string, error) {
 // Shutdown. Background work (CPU sampling, key rotation) starts here too.
 func (d *Daemon) Start(ctx context.Context) error {
 	ctx, d.cancel = context.WithCancel(ctx)
-	ln, err := net.Listen("tcp", d.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", d.cfg.Listen, err)
-	}
-	d.httpLn = tls.NewListener(ln, d.tlsConf)
 	sock, err := listenSocket(d.cfg.Socket)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	d.sockLn = sock
+	if err := d.cluster.Start(ctx); err != nil {
+		sock.Close()
+		return fmt.Errorf("cluster: %w", err)
+	}
+	tlsLn := tls.NewListener(d.httpLn, d.id.ServerTLS())
 	d.httpSrv = rest.NewHTTPServer(d.api, nil, d.log)
+	d.httpSrv.TLSNextProto[cluster.ALPNRaft] = d.raftNet.Handoff
+	d.httpSrv.RegisterOnShutdown(d.raftNet.CloseConns)
 	d.sockSrv = rest.NewHTTPServer(d.api, nil, d.log)
 	d.sockSrv.ConnContext = rest.RootConnContext
 	serve := func(srv *http.Server, ln net.Listener) {
@@ -208,7 +257,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 	}
 	d.wg.Add(4)
-	go serve(d.httpSrv, d.httpLn)
+	go serve(d.httpSrv, tlsLn)
 	go serve(d.sockSrv, d.sockLn)
 	go func() { defer d.wg.Done(); d.sampler.Run(ctx, 5*time.Second) }()
 	go func() { defer d.wg.Done(); d.rotateKeys(ctx) }()
@@ -271,6 +320,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		}
 	}
 	d.wg.Wait()
+	if d.cluster != nil {
+		errs = append(errs, d.cluster.Close())
+	}
 	if d.tasks != nil {
 		errs = append(errs, d.tasks.Shutdown(ctx))
 	}
@@ -282,6 +334,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 
 func (d *Daemon) closeStores() error {
 	var errs []error
+	if d.httpSrv == nil && d.httpLn != nil {
+		d.httpLn.Close() // listened in New, never served
+	}
 	if d.store != nil {
 		errs = append(errs, d.store.Close())
 		d.store = nil
@@ -291,4 +346,60 @@ func (d *Daemon) closeStores() error {
 		d.book = nil
 	}
 	return errors.Join(errs...)
+}
+
+// advertise is the host:port other nodes reach this node's listener at.
+func (c *Config) advertise(listened net.Addr) (string, error) {
+	_, port, err := net.SplitHostPort(listened.String())
+	if err != nil {
+		return "", err
+	}
+	host := c.Address
+	if host == "" {
+		if h, _, err := net.SplitHostPort(c.Listen); err == nil {
+			if ip := net.ParseIP(h); h != "" && (ip == nil || !ip.IsUnspecified()) {
+				host = h
+			}
+		}
+	}
+	if host == "" {
+		host = "127.0.0.1"
+		for _, n := range hostNames() {
+			if ip := net.ParseIP(n); ip != nil && ip.To4() != nil {
+				host = n
+				break
+			}
+		}
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// waitForTree waits until the configuration tree is current. A standalone
+// node is ready at once; a node of a cluster needs the others, and when
+// they cannot be reached it starts anyway after ReadyTimeout with the tree
+// it has, so that reads and node-local work keep going.
+func (d *Daemon) waitForTree(ctx context.Context) error {
+	timeout := d.cfg.ReadyTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := d.store.WaitReady(wctx)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	d.log.Warn("the cluster is not reachable; starting without quorum (read-only until it is)", "error", err)
+	return nil
+}
+
+// gossipStatus is what this node tells the cluster about itself.
+func (d *Daemon) gossipStatus() cluster.NodeStatus {
+	st := cluster.NodeStatus{Address: d.raftNet.Advertise(), Version: api.HearthVersion, Applied: d.store.AppliedIndex()}
+	if ns, err := d.status.get(d); err == nil {
+		st.Uptime, st.CPU, st.MaxCPU = ns.Uptime, ns.CPU, ns.CPUInfo.CPUs
+		st.Mem, st.MaxMem, st.Disk, st.MaxDisk = ns.Memory.Used, ns.Memory.Total, ns.RootFS.Used, ns.RootFS.Total
+		st.Load = ns.LoadAvg
+	}
+	return st
 }

@@ -306,6 +306,14 @@ func TestNodeAndClusterEndpoints(t *testing.T) {
 	if r = td.call(t, "GET", "/cluster/nextid", nil, auth); r.raw != `{"data":"101"}` {
 		t.Fatalf("nextid after 100 is used: %s", r.raw)
 	}
+	// The datacenter's next-id range moves the proposal.
+	r = td.call(t, "PUT", "/cluster/options", strings.NewReader("next-id=lower=200,upper=300"), auth)
+	if r.code != 200 {
+		t.Fatalf("setting next-id: %s %s", r.status, r.raw)
+	}
+	if r = td.call(t, "GET", "/cluster/nextid", nil, auth); r.raw != `{"data":"200"}` {
+		t.Fatalf("nextid within next-id: %s", r.raw)
+	}
 	r = td.call(t, "GET", "/cluster/nextid?vmid=100", nil, auth)
 	if r.status != "400 Parameter verification failed." || !strings.Contains(r.raw, `"vmid":"VM 100 already exists"`) {
 		t.Fatalf("nextid of a used id: %s %s", r.status, r.raw)

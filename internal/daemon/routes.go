@@ -7,6 +7,8 @@ import (
 
 	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/api/apidoc"
+	"github.com/hearth-virt/hearth/internal/cluster"
+	"github.com/hearth-virt/hearth/internal/datacenter"
 )
 
 // routes binds every declared endpoint to its handler: the one table that
@@ -16,6 +18,7 @@ func (d *Daemon) routes() []api.Route {
 		api.Version.Handle(d.version),
 		api.AccessIndex.Handle(d.index("/access", "subdir")),
 		api.ClusterIndex.Handle(d.index("/cluster", "name")),
+		api.ClusterConfigIndex.Handle(d.index("/cluster/config", "name")),
 		api.ClusterStatus.Handle(d.clusterStatus),
 		api.ClusterNextID.Handle(d.nextID),
 		api.ClusterResources.Handle(d.resources),
@@ -41,7 +44,9 @@ func (d *Daemon) routes() []api.Route {
 		api.TaskStatusGet.Handle(d.taskStatus),
 		api.TaskLogGet.Handle(d.taskLog),
 	}
-	return append(routes, d.access.Routes()...)
+	routes = append(routes, d.access.Routes()...)
+	routes = append(routes, datacenter.Routes(d.store)...)
+	return append(routes, d.cluster.Routes()...)
 }
 
 // index answers a directory index with the literal sub-paths of path.
@@ -82,6 +87,7 @@ func (d *Daemon) extraHandler() (http.Handler, error) {
 		return nil, fmt.Errorf("building the OpenAPI document: %w", err)
 	}
 	mux := http.NewServeMux()
+	mux.Handle("/internal/", cluster.InternalHandler(d.store))
 	mux.HandleFunc("GET /api2/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(doc)

@@ -2,31 +2,73 @@ package daemon
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
 
 	"github.com/hearth-virt/hearth/api"
-	"github.com/hearth-virt/hearth/api/schema"
-	"github.com/hearth-virt/hearth/internal/pki"
+	"github.com/hearth-virt/hearth/internal/cluster"
+	"github.com/hearth-virt/hearth/internal/datacenter"
 )
 
 func ptr[T any](v T) *T { return &v }
 
-// clusterStatus describes the cluster. A standalone node is a cluster of
-// one (it runs the same replicated store with a single voter), so it
-// reports a quorate cluster row and its own node row.
+// clusterStatus describes the cluster: one cluster row and a row per
+// node. A standalone node is a cluster of one (it runs the same
+// replicated store with a single voter), so it reports a quorate cluster
+// named after itself.
 func (d *Daemon) clusterStatus(ctx context.Context, c *api.Call, _ *api.NoParams) ([]api.ClusterStatusItem, error) {
 	quorate := 0
 	if d.store.Quorate() {
 		quorate = 1
 	}
-	return []api.ClusterStatusItem{
-		{Type: "cluster", ID: "cluster", Name: d.cfg.Node, Nodes: ptr(1), Quorate: ptr(quorate), Version: ptr(1)},
-		{Type: "node", ID: "node/" + d.cfg.Node, Name: d.cfg.Node, IP: d.nodeIP(), Local: ptr(1), NodeID: ptr(1), Online: ptr(1)},
-	}, nil
+	conf, clustered := d.cluster.Conf()
+	if !clustered {
+		return []api.ClusterStatusItem{
+			{Type: "cluster", ID: "cluster", Name: d.cfg.Node, Nodes: ptr(1), Quorate: ptr(quorate), Version: ptr(1)},
+			{Type: "node", ID: "node/" + d.cfg.Node, Name: d.cfg.Node, IP: d.nodeIP(), Local: ptr(1), NodeID: ptr(1), Online: ptr(1)},
+		}, nil
+	}
+	version := 1
+	if e, err := d.store.Get(cluster.ConfPath); err == nil {
+		version = int(e.Version)
+	}
+	out := []api.ClusterStatusItem{{Type: "cluster", ID: "cluster", Name: conf.Name, Nodes: ptr(len(conf.Nodes)), Quorate: ptr(quorate), Version: ptr(version)}}
+	for _, n := range conf.Nodes {
+		out = append(out, api.ClusterStatusItem{Type: "node", ID: "node/" + n.Name, Name: n.Name, IP: cluster.AddrHost(n.Address),
+			Local: ptr(boolInt(n.Name == d.cfg.Node)), NodeID: ptr(n.NodeID), Online: ptr(boolInt(d.cluster.Online(n.Name)))})
+	}
+	return out, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// nodeNames lists the cluster's nodes (just this one when standalone).
+func (d *Daemon) nodeNames() []string {
+	conf, ok := d.cluster.Conf()
+	if !ok {
+		return []string{d.cfg.Node}
+	}
+	out := make([]string, 0, len(conf.Nodes))
+	for _, n := range conf.Nodes {
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+// nodeUsage is a node's status as far as it is known: this node's own
+// figures, or what another node last broadcast.
+func (d *Daemon) nodeUsage(node string) (cluster.NodeStatus, bool) {
+	if node == d.cfg.Node {
+		return d.gossipStatus(), true
+	}
+	return d.cluster.Status(node)
 }
 
 // nodeIP is the address other hosts reach this node at: the listen
@@ -46,16 +88,7 @@ func (d *Daemon) nodeIP() string {
 }
 
 // fingerprint is the SHA-256 fingerprint of this node's certificate.
-func (d *Daemon) fingerprint() string {
-	if len(d.tlsConf.Certificates) == 0 {
-		return ""
-	}
-	cert, err := x509.ParseCertificate(d.tlsConf.Certificates[0].Certificate[0])
-	if err != nil {
-		return ""
-	}
-	return pki.Fingerprint(cert)
-}
+func (d *Daemon) fingerprint() string { return d.id.Fingerprint() }
 
 // usedVMIDs collects the guest ids that have a config anywhere in the
 // cluster.
@@ -82,8 +115,9 @@ func (d *Daemon) usedVMIDs() (map[int]string, error) {
 	return used, nil
 }
 
-// nextID proposes the lowest free guest id, or checks a given one. The
-// answer is a string, as Proxmox VE sends it.
+// nextID proposes the lowest free guest id in the datacenter's next-id
+// range, or checks a given one. The answer is a string, as Proxmox VE
+// sends it.
 func (d *Daemon) nextID(ctx context.Context, c *api.Call, in *api.NextIDParams) (string, error) {
 	used, err := d.usedVMIDs()
 	if err != nil {
@@ -95,12 +129,20 @@ func (d *Daemon) nextID(ctx context.Context, c *api.Call, in *api.NextIDParams) 
 		}
 		return strconv.FormatInt(*in.VMID, 10), nil
 	}
-	for id := schema.VMIDMin; id <= schema.VMIDMax; id++ {
+	dc, warnings, err := datacenter.Read(d.store)
+	if err != nil {
+		return "", err
+	}
+	for _, w := range warnings {
+		d.log.Warn("datacenter.cfg: " + w)
+	}
+	lower, upper := dc.NextIDRange() // upper is exclusive
+	for id := lower; id < upper; id++ {
 		if _, taken := used[id]; !taken {
 			return strconv.Itoa(id), nil
 		}
 	}
-	return "", fmt.Errorf("no free guest id left")
+	return "", fmt.Errorf("no free guest id left in the range %d to %d (datacenter option next-id)", lower, upper-1)
 }
 
 // resources lists what the caller may see. Nodes are listed to everyone,
@@ -109,19 +151,21 @@ func (d *Daemon) nextID(ctx context.Context, c *api.Call, in *api.NextIDParams) 
 func (d *Daemon) resources(ctx context.Context, c *api.Call, in *api.ResourcesParams) ([]api.Resource, error) {
 	out := []api.Resource{}
 	if in.Type == "" || in.Type == "node" {
-		r := api.Resource{ID: "node/" + d.cfg.Node, Type: "node", Node: d.cfg.Node, Status: "online"}
-		if c.Perm.Has("/nodes/"+d.cfg.Node, "Sys.Audit") {
-			st, err := d.status.get(d)
-			if err != nil {
-				return nil, err
+		for _, node := range d.nodeNames() {
+			r := api.Resource{ID: "node/" + node, Type: "node", Node: node, Status: "offline"}
+			if d.cluster.Online(node) {
+				r.Status = "online"
 			}
-			r.CPU, r.MaxCPU = st.CPU, float64(st.CPUInfo.CPUs)
-			r.Mem, r.MaxMem = st.Memory.Used, st.Memory.Total
-			r.Disk, r.MaxDisk = st.RootFS.Used, st.RootFS.Total
-			r.Uptime = st.Uptime
-			r.CGroupMode = ptr(d.host.CGroupMode())
+			if st, ok := d.nodeUsage(node); ok && r.Status == "online" && c.Perm.Has("/nodes/"+node, "Sys.Audit") {
+				r.CPU, r.MaxCPU = st.CPU, float64(st.MaxCPU)
+				r.Mem, r.MaxMem, r.Disk, r.MaxDisk = st.Mem, st.MaxMem, st.Disk, st.MaxDisk
+				r.Uptime = st.Uptime
+				if node == d.cfg.Node {
+					r.CGroupMode = ptr(d.host.CGroupMode())
+				}
+			}
+			out = append(out, r)
 		}
-		out = append(out, r)
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/internal/logbook"
+	"github.com/hearth-virt/hearth/internal/pki"
 )
 
 // pveVersionString is what node status reports in "pveversion", in the
@@ -47,22 +48,28 @@ func (c *statusCache) get(d *Daemon) (api.NodeStatus, error) {
 	return st, nil
 }
 
-// nodeList lists the nodes; usage figures only for callers who may audit
-// the node, as Proxmox VE does. A standalone node lists itself.
+// nodeList lists the nodes of the cluster; usage figures only for online
+// nodes and callers who may audit them, as Proxmox VE does.
 func (d *Daemon) nodeList(ctx context.Context, c *api.Call, _ *api.NoParams) ([]api.NodeListItem, error) {
-	item := api.NodeListItem{Node: d.cfg.Node, Status: "online", ID: "node/" + d.cfg.Node, Type: "node"}
-	if c.Perm.Has("/nodes/"+d.cfg.Node, "Sys.Audit") {
-		st, err := d.status.get(d)
-		if err != nil {
-			return nil, err
+	var out []api.NodeListItem
+	for _, node := range d.nodeNames() {
+		item := api.NodeListItem{Node: node, Status: "offline", ID: "node/" + node, Type: "node"}
+		if d.cluster.Online(node) {
+			item.Status = "online"
 		}
-		item.CPU, item.MaxCPU = st.CPU, st.CPUInfo.CPUs
-		item.Mem, item.MaxMem = st.Memory.Used, st.Memory.Total
-		item.Disk, item.MaxDisk = st.RootFS.Used, st.RootFS.Total
-		item.Uptime = st.Uptime
-		item.SSLFingerprint = d.fingerprint()
+		if st, ok := d.nodeUsage(node); ok && item.Status == "online" && c.Perm.Has("/nodes/"+node, "Sys.Audit") {
+			item.CPU, item.MaxCPU = st.CPU, st.MaxCPU
+			item.Mem, item.MaxMem, item.Disk, item.MaxDisk = st.Mem, st.MaxMem, st.Disk, st.MaxDisk
+			item.Uptime = st.Uptime
+			if e, err := d.store.Get(nodeCertPath(node)); err == nil {
+				if cert, err := pki.ParseCert(e.Data); err == nil {
+					item.SSLFingerprint = pki.Fingerprint(cert)
+				}
+			}
+		}
+		out = append(out, item)
 	}
-	return []api.NodeListItem{item}, nil
+	return out, nil
 }
 
 func (d *Daemon) nodeTime(ctx context.Context, c *api.Call, _ *api.NodeParam) (api.NodeTime, error) {
