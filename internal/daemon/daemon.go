@@ -403,3 +403,7 @@ func (d *Daemon) gossipStatus() cluster.NodeStatus {
 	}
 	return st
 }
+
+// Store is the node's replica of the configuration tree, for tests and
+// benchmarks that drive a node directly.
+func (d *Daemon) Store() *cfs.Store { return d.store }
