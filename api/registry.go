@@ -22,7 +22,7 @@ func All() []*Endpoint {
 		// cluster configuration
 		ClusterConfigIndex.E, ClusterCreate.E, ClusterNodes.E, ClusterAddNode.E, ClusterDelNode.E,
 		ClusterJoinInfo.E, ClusterJoin.E, ClusterAPIVersion.E, ClusterTotem.E, ClusterExpected.E,
-		NodeCertificatesInfo.E,
+		ClusterQDeviceStatus.E, ClusterQDeviceSetup.E, ClusterQDeviceRemove.E, NodeCertificatesInfo.E,
 		// nodes
 		NodeList.E, NodeIndex.E, NodeStatusGet.E, NodeVersion.E, NodeTimeGet.E, NodeSyslog.E, NodeJournal.E,
 		// tasks

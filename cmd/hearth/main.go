@@ -1,5 +1,6 @@
 // Command hearth is the single Hearth binary: the node daemon
-// (`hearth daemon`) and every command-line tool. Installed under a tool's
+// (`hearth daemon`), the cluster witness (`hearth witness`) and every
+// command-line tool. Installed under a tool's
 // name (qm, pvesh, pvenode, ...) it runs that tool directly.
 package main
 
@@ -13,11 +14,17 @@ import (
 	"github.com/hearth-virt/hearth/api/apidoc"
 	"github.com/hearth-virt/hearth/internal/cli"
 	"github.com/hearth-virt/hearth/internal/daemon"
+	"github.com/hearth-virt/hearth/internal/witness"
 )
 
 func main() {
-	if filepath.Base(os.Args[0]) == "hearth" && len(os.Args) > 1 && os.Args[1] == "daemon" {
-		os.Exit(daemon.Main(os.Args[2:], os.Stdout, os.Stderr))
+	if filepath.Base(os.Args[0]) == "hearth" && len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "daemon":
+			os.Exit(daemon.Main(os.Args[2:], os.Stdout, os.Stderr))
+		case "witness":
+			os.Exit(witness.Main(os.Args[2:], os.Stdout, os.Stderr))
+		}
 	}
 	// Ctrl-C stops following a task; the task itself keeps running.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -398,3 +398,10 @@ func (s *Store) Recover(ctx context.Context, voters []string) error {
 	s.cfg.Logger.Warn("cfs: raft configuration forced by the operator", "voters", voters)
 	return s.start(ctx, false)
 }
+
+// TransferLeadership asks raft to hand the leadership to another voter.
+// A witness calls it when it finds itself leading, so that the cluster's
+// management runs on a real node.
+func (s *Store) TransferLeadership() error {
+	return s.r().LeadershipTransfer().Error()
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hearth-virt/hearth/internal/cfs"
+	"github.com/hearth-virt/hearth/internal/witness"
 )
 
 // clusterNode is a daemon of an in-process cluster, restartable on the
@@ -24,6 +25,7 @@ import (
 type clusterNode struct {
 	*Daemon
 	name, dir, listen string
+	mountAt           string // where to mount the tree; empty for none
 	t                 *testing.T
 }
 
@@ -61,7 +63,7 @@ func (n *clusterNode) tryStart() error {
 	ctx := context.Background()
 	d, err := New(ctx, Config{StateDir: filepath.Join(n.dir, "state"), Listen: n.listen, Node: n.name, Address: "127.0.0.1",
 		GossipPort: &zero, FastGossip: true, InitialPasswordFile: filepath.Join(n.dir, "pw"),
-		AuthFailDelay: 10 * time.Millisecond, Announce: io.Discard, ReadyTimeout: 3 * time.Second})
+		AuthFailDelay: 10 * time.Millisecond, Announce: io.Discard, ReadyTimeout: 3 * time.Second, CFSMount: n.mountAt})
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", n.name, err)
 	}
@@ -298,4 +300,94 @@ func TestJoinRefusals(t *testing.T) {
 	if code != 500 || !strings.Contains(all, "already part of a cluster") {
 		t.Fatalf("second create: %s", all)
 	}
+}
+
+// TestTwoNodesWithAWitness checks that a witness keeps a two-node cluster
+// quorate when one node stops.
+func TestTwoNodesWithAWitness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test; skipped in -short mode")
+	}
+	a, b := newClusterNode(t, "alpha"), newClusterNode(t, "beta")
+	a.task("POST", "/cluster/config", url.Values{"clustername": {"pair"}})
+	b.task("POST", "/cluster/config/join", url.Values{"hostname": {a.listen}, "fingerprint": {a.fingerprint()},
+		"password": {testPassword}, "user": {"admin@pve"}})
+	waitFor(t, "two voters", 30*time.Second, func() bool { return voters(t, a) == 2 })
+
+	w, err := witness.Start(context.Background(), witness.Config{Name: "tiebreaker", StateDir: t.TempDir(), Listen: "127.0.0.1:0",
+		Logger: a.log.With("component", "witness")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	// The wrong token is refused; the right one sets the witness up.
+	code, _, all := a.root("POST", "/cluster/config/qdevice", url.Values{"address": {w.Addr()}, "fingerprint": {w.Fingerprint()}, "token": {"wrong"}})
+	if code != 500 || !strings.Contains(all, "wrong setup token") {
+		t.Fatalf("setup with a wrong token: %s", all)
+	}
+	code, _, all = a.root("POST", "/cluster/config/qdevice", url.Values{"address": {w.Addr()}, "fingerprint": {w.Fingerprint()}, "token": {w.Token()}})
+	if code != 200 {
+		t.Fatalf("qdevice setup: %s", all)
+	}
+	waitFor(t, "three voters with the witness", 30*time.Second, func() bool { return voters(t, a) == 3 })
+	_, data, _ := a.root("GET", "/cluster/config/qdevice", nil)
+	if !strings.Contains(string(data), `"name":"tiebreaker"`) || !strings.Contains(string(data), `"voter":1`) {
+		t.Fatalf("qdevice status: %s", data)
+	}
+	ctx := context.Background()
+	waitFor(t, "the witness to hold the tree", 20*time.Second, func() bool {
+		_, err := w.Store().Get("cluster.conf")
+		return err == nil
+	})
+	// One node down: the other and the witness still make a majority.
+	b.stop()
+	waitFor(t, "a write with one node and the witness", 20*time.Second, func() bool {
+		_, err := a.store.Apply(ctx, cfs.Write("with-witness", []byte("ok")))
+		return err == nil
+	})
+	if !a.store.Quorate() {
+		t.Fatal("alpha lost quorum with the witness up")
+	}
+}
+
+// TestFUSEViewAcrossNodes writes a file through the mounted tree of one
+// node and reads the result through the API of another.
+func TestFUSEViewAcrossNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test; skipped in -short mode")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("mounting FUSE needs root")
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse on this machine")
+	}
+	a := newClusterNode(t, "alpha")
+	mnt := t.TempDir()
+	b := &clusterNode{name: "beta", dir: t.TempDir(), listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), t: t, mountAt: mnt}
+	if err := os.WriteFile(filepath.Join(b.dir, "pw"), []byte(testPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.start()
+	t.Cleanup(b.stop)
+	a.task("POST", "/cluster/config", url.Values{"clustername": {"fusetest"}})
+	b.task("POST", "/cluster/config/join", url.Values{"hostname": {a.listen}, "fingerprint": {a.fingerprint()},
+		"password": {testPassword}, "user": {"admin@pve"}})
+	if b.mount == nil {
+		t.Fatal("beta did not mount its tree")
+	}
+	// The mount shows the cluster's tree, symlinks included.
+	if _, err := os.Stat(filepath.Join(mnt, "cluster.conf")); err != nil {
+		t.Fatalf("cluster.conf through the mount: %v", err)
+	}
+	if target, err := os.Readlink(filepath.Join(mnt, "local")); err != nil || target != "nodes/beta" {
+		t.Fatalf("local symlink: %q %v", target, err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "datacenter.cfg"), []byte("keyboard: de\n"), 0o640); err != nil {
+		t.Fatalf("write through the mount: %v", err)
+	}
+	waitFor(t, "the option written on beta to show on alpha", 10*time.Second, func() bool {
+		_, data, _ := a.root("GET", "/cluster/options", nil)
+		return strings.Contains(string(data), `"keyboard":"de"`)
+	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/hearth-virt/hearth/api/schema"
 	"github.com/hearth-virt/hearth/internal/access"
 	"github.com/hearth-virt/hearth/internal/cfs"
+	"github.com/hearth-virt/hearth/internal/cfsfuse"
 	"github.com/hearth-virt/hearth/internal/cluster"
 	"github.com/hearth-virt/hearth/internal/hostinfo"
 	"github.com/hearth-virt/hearth/internal/logbook"
@@ -57,6 +58,9 @@ type Config struct {
 	GossipPort *int
 	// FastGossip shortens failure detection, for clusters in tests.
 	FastGossip bool
+	// CFSMount is where the configuration tree is mounted as a file system
+	// (like /etc/pve); empty means no mount.
+	CFSMount string
 	// ReadyTimeout bounds the wait for the cluster at start when this node
 	// has joined one; after it the node starts with what it has (reads work,
 	// changes wait for quorum). Default 30 s.
@@ -78,6 +82,7 @@ type Daemon struct {
 	cluster *cluster.Cluster
 	id      *cluster.Identity
 	raftNet *cluster.RaftNet
+	mount   *cfsfuse.Server
 
 	// newPassword is the generated first password, shown once at start.
 	newPassword string
@@ -244,6 +249,18 @@ func (d *Daemon) Start(ctx context.Context) error {
 		sock.Close()
 		return fmt.Errorf("cluster: %w", err)
 	}
+	if d.cfg.CFSMount != "" {
+		if err := os.MkdirAll(d.cfg.CFSMount, 0o755); err != nil {
+			return fmt.Errorf("mount point %s: %w", d.cfg.CFSMount, err)
+		}
+		m, err := cfsfuse.Mount(ctx, d.store, d.cfg.CFSMount, cfsfuse.Options{Node: d.cfg.Node, Logger: d.log.With("component", "fuse")})
+		if err != nil {
+			// The API works without the mount; say why it is missing.
+			d.log.Warn("the configuration file system is not mounted", "mount", d.cfg.CFSMount, "error", err)
+		} else {
+			d.mount = m
+		}
+	}
 	tlsLn := tls.NewListener(d.httpLn, d.id.ServerTLS())
 	d.httpSrv = rest.NewHTTPServer(d.api, nil, d.log)
 	d.httpSrv.TLSNextProto[cluster.ALPNRaft] = d.raftNet.Handoff
@@ -320,6 +337,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		}
 	}
 	d.wg.Wait()
+	if d.mount != nil {
+		errs = append(errs, d.mount.Close())
+	}
 	if d.cluster != nil {
 		errs = append(errs, d.cluster.Close())
 	}

@@ -22,6 +22,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Node, "node", "", "node name (default: the short host name)")
 	fs.StringVar(&cfg.Socket, "socket", "", "root-only unix socket for the CLI (default: <state-dir>/hearth.sock)")
 	fs.StringVar(&cfg.InitialPasswordFile, "initial-password-file", "", "file with the password of the first administrator, admin@pve (default: generate one)")
+	fs.StringVar(&cfg.CFSMount, "cfs-mount", "/etc/hearth", "where to mount the configuration tree as a file system, or 'none'")
+	fs.StringVar(&cfg.Address, "address", "", "address other nodes reach this node at (default: the listen address, or the host's first address)")
+	gossipPort := fs.Int("gossip-port", 8007, "UDP and TCP port of cluster membership")
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: hearth daemon [flags]\n\nRuns a Hearth node: the API on HTTPS and the local CLI socket.\n\nFlags:")
@@ -39,6 +42,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Stderr, cfg.Announce = stderr, stdout
+	cfg.GossipPort = gossipPort
+	if cfg.CFSMount == "none" {
+		cfg.CFSMount = ""
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
