@@ -38,7 +38,7 @@ deps:
 	fi
 
 run: deps build
-	$(BIN) daemon --state-dir $(STATE_DIR) --listen $(LISTEN)
+	$(BIN) daemon --state-dir $(STATE_DIR) --listen $(LISTEN) --cfs-mount $(CURDIR)/run/etc-hearth
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

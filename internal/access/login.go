@@ -60,12 +60,16 @@ func (s *Service) login(ctx context.Context, c *api.Call, in *api.TicketParams) 
 		return api.Ticket{}, err
 	}
 	s.audit("login", userid, c)
-	return api.Ticket{
+	t := api.Ticket{
 		Username:  userid,
 		Ticket:    ticket,
 		CSRFToken: st.signer.CSRFToken(userid, now),
 		Cap:       capabilities(st, perm.Subject{UserID: userid}),
-	}, nil
+	}
+	if s.ClusterName != nil {
+		t.ClusterName = s.ClusterName()
+	}
+	return t, nil
 }
 
 // checkPassword asks the user's realm. Realms other than pve arrive with

@@ -30,6 +30,9 @@ type Service struct {
 	store *cfs.Store
 	log   *slog.Logger
 	now   func() time.Time
+	// ClusterName names the cluster in login answers; set by the daemon
+	// before serving. Nil or "" for a standalone node.
+	ClusterName func() string
 
 	mu    sync.Mutex
 	state *state

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -195,6 +197,9 @@ func (r *run) runCommand(ctx context.Context, c *toolCmd, rest []string) int {
 // prints the answer (or follows the task it started). usage, when set, is
 // printed after a parameter error, as PVE's tools do.
 func (r *run) call(ctx context.Context, ep *api.Endpoint, cmd *api.Command, raw schema.Raw, usage func(io.Writer)) int {
+	if err := r.askSecrets(ep, raw); err != nil {
+		return r.fail(err)
+	}
 	if _, errs := schema.DecodeParams(ep.Params, raw, ep.AllowExtra); errs != nil {
 		r.fail(&Error{Status: http.StatusBadRequest, Message: api.ParamVerificationFailed, Errors: errs})
 		if usage != nil {
@@ -216,6 +221,41 @@ func (r *run) call(ctx context.Context, ep *api.Endpoint, cmd *api.Command, raw 
 		return r.task(ctx, res.Data)
 	}
 	return r.fail(r.printResult(&ep.Returns, cmd, res.Data))
+}
+
+// askSecrets fills required secret parameters (passwords) that were not
+// given: typed at a terminal without echo, or read as one line from
+// standard input, so that they never need to appear on a command line
+// (where other users could see them in the process list).
+func (r *run) askSecrets(ep *api.Endpoint, raw schema.Raw) error {
+	for _, name := range ep.Params.Names() {
+		s := ep.Params[name]
+		if !s.Sensitive || s.Optional {
+			continue
+		}
+		if _, given := raw[name]; given {
+			continue
+		}
+		if f, ok := r.env.Stdin.(*os.File); ok && !r.noPrompt && r.env.IsTerminal(r.env.Stdin) {
+			fmt.Fprintf(r.stderr, "%s (%s): ", strings.TrimSuffix(s.Description, "."), name)
+			v, err := readSecret(f)
+			fmt.Fprintln(r.stderr)
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", name, err)
+			}
+			raw.Set(name, v)
+			continue
+		}
+		if r.env.Stdin == nil {
+			return fmt.Errorf("%s is required: give it on standard input (one line) or type it at a terminal", name)
+		}
+		line, err := bufio.NewReader(r.env.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return fmt.Errorf("%s is required: give it on standard input (one line) or type it at a terminal", name)
+		}
+		raw.Set(name, strings.TrimRight(line, "\r\n"))
+	}
+	return nil
 }
 
 // fillPath puts the path parameters into the declared path and returns

@@ -192,7 +192,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	}
 	// The users of the cluster (alpha's admin) log in on the joined nodes.
 	login := url.Values{"username": {"admin@pve"}, "password": {testPassword}}
-	if code, _, all := c.root("POST", "/access/ticket", login); code != 200 {
+	if code, _, all := c.root("POST", "/access/ticket", login); code != 200 || !strings.Contains(all, `"clustername":"testlab"`) {
 		t.Fatalf("login on gamma: %s", all)
 	}
 

@@ -173,6 +173,12 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		GossipBind: net.JoinHostPort(cluster.AddrHost(advertise), strconv.Itoa(gossipPort)),
 		Status:     d.gossipStatus, Logger: d.log.With("component", "cluster"), Fast: cfg.FastGossip,
 	})
+	d.access.ClusterName = func() string {
+		if conf, ok := d.cluster.Conf(); ok {
+			return conf.Name
+		}
+		return ""
+	}
 	extra, err := d.extraHandler()
 	if err != nil {
 		return nil, err
