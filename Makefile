@@ -18,7 +18,7 @@ GOTEST_FLAGS ?= -race
 # adds its tools here so that a new machine gets them from `make deps`.
 DEB_PACKAGES := ca-certificates openssl fuse3 iproute2 nftables
 
-.PHONY: all build deps run test vet lint unit install man clean bench
+.PHONY: all build deps run test vet lint unit install man clean bench bench-cfs robustness
 
 all: build
 
@@ -70,3 +70,15 @@ install: build man
 
 clean:
 	rm -rf bin docs/man
+
+# The long linearizability runs: many minutes of random writes and reads on
+# 3- and 5-node stores while leaders are cut off and nodes restart, checked
+# with porcupine. `make test` runs a short one.
+ROBUST_DURATION ?= 60s
+ROBUST_RUNS ?= 10
+robustness:
+	HEARTH_LIN_DURATION=$(ROBUST_DURATION) HEARTH_LIN_RUNS=$(ROBUST_RUNS) \
+		$(GO) test -run 'TestLinearizable' -timeout 0 -v ./internal/cfs/
+
+bench-cfs:
+	$(GO) run ./bench/cfs -duration 5s -writers 4

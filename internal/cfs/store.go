@@ -34,8 +34,9 @@ const (
 	// snapshotsRetained is how many snapshots FileSnapshotStore keeps.
 	snapshotsRetained = 2
 	// logCacheSize is the number of recent log entries kept in memory in
-	// front of bolt, which serves replication to followers later on.
-	logCacheSize = 512
+	// front of bolt, which serves replication to followers. Entries can
+	// carry whole files (up to 1 MiB), so the cache stays small.
+	logCacheSize = 64
 	// snapshotThreshold and trailingLogs are lower than raft's defaults:
 	// entries may carry whole files, and a snapshot of the small tree is
 	// cheap, so the log on disk is kept short.

@@ -132,7 +132,8 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	d.raftNet = cluster.NewRaftNet(d.id, advertise, d.log.With("component", "raft"))
 	peers := cluster.NewPeers(d.id)
 	d.store, err = cfs.Open(ctx, cfs.Config{Dir: filepath.Join(cfg.StateDir, "cfs"), NodeID: cfg.Node, Logger: d.log.With("component", "cfs"),
-		Transport: d.raftNet.Transport, Forward: peers.Forward})
+		Transport: d.raftNet.Transport, Forward: peers.Forward,
+		HeartbeatTimeout: raftHeartbeat, ElectionTimeout: raftHeartbeat, LeaderLeaseTimeout: raftHeartbeat / 2})
 	if err != nil {
 		return nil, fmt.Errorf("cluster file system: %w", err)
 	}
@@ -373,6 +374,13 @@ func (d *Daemon) closeStores() error {
 	}
 	return errors.Join(errs...)
 }
+
+// raftHeartbeat is how long a follower waits for the leader before it
+// calls an election. Large files over TLS on a busy node took more than
+// the 100 ms a lone store is happy with and made leaders step down; half
+// a second keeps a failover at one to two seconds, still far below the two
+// minutes Proxmox VE's HA needs.
+const raftHeartbeat = 500 * time.Millisecond
 
 // advertise is the host:port other nodes reach this node's listener at.
 func (c *Config) advertise(listened net.Addr) (string, error) {
