@@ -58,6 +58,8 @@ type ClusterNode struct {
 	Gossip string `json:"gossip,omitempty"`
 	// Voter says whether the node votes in the cluster's consensus.
 	Voter int `json:"voter"`
+	// Leader marks the node that currently leads the consensus.
+	Leader int `json:"leader,omitempty"`
 }
 
 // AddNodeParams is the input of POST /cluster/config/nodes/{node}, which a
@@ -158,6 +160,7 @@ func clusterNodeReturns() schema.Schema {
 		"address":      schema.Str("Where the node's API and consensus traffic are served (host:port).").Ptr(),
 		"gossip":       schema.Str("Where the node's membership service listens (host:port).").Opt(),
 		"voter":        schema.Bool("The node votes in the cluster's consensus.").Ptr(),
+		"leader":       schema.Bool("The node leads the consensus now.").Opt(),
 	}))
 }
 
@@ -188,7 +191,7 @@ var (
 		Description: "List the nodes of the cluster configuration.",
 		Perm:        Perm("/", "Sys.Audit"),
 		Returns:     clusterNodeReturns(),
-		CLI:         []Command{{Tool: "pvecm", Cmd: "nodes", Columns: []string{"nodeid", "name", "address", "voter", "quorum_votes"}, SortBy: "nodeid"}},
+		CLI:         []Command{{Tool: "pvecm", Cmd: "nodes", Columns: []string{"nodeid", "name", "address", "voter", "leader"}, SortBy: "nodeid"}},
 	})
 
 	ClusterAddNode = Declare[AddNodeParams, AddNodeResult](Endpoint{

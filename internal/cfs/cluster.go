@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -74,7 +75,11 @@ func (s *Store) run(ctx context.Context, req ForwardRequest) (ForwardResult, err
 			return ForwardResult{}, fmt.Errorf("%w (the leader is %s)", ErrNotLeader, id)
 		default:
 			var err error
-			res, err = s.cfg.Forward(ctx, Server{ID: string(id), Address: string(addr), Voter: true}, req)
+			var lost bool
+			res, lost, err = s.forward(ctx, deadline, Server{ID: string(id), Address: string(addr), Voter: true}, req)
+			if lost {
+				return ForwardResult{}, fmt.Errorf("%w (lost contact with the leader %s; the write may or may not take effect)", ErrNoQuorum, id)
+			}
 			if err != nil {
 				return ForwardResult{}, fmt.Errorf("cfs: forwarding to the leader %s: %w; the write may or may not take effect", id, err)
 			}
@@ -98,6 +103,35 @@ func (s *Store) run(ctx context.Context, req ForwardRequest) (ForwardResult, err
 		}
 		return res, nil
 	}
+}
+
+// forward hands req to leader, and gives up as soon as this node no
+// longer sees that leader: a leader that was cut off never answers, and
+// the caller should hear "no quorum" quickly rather than at the timeout.
+func (s *Store) forward(ctx context.Context, deadline time.Time, leader Server, req ForwardRequest) (ForwardResult, bool, error) {
+	fctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	var lost atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if string(s.leader()) != leader.ID {
+					lost.Store(true)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	res, err := s.cfg.Forward(fctx, leader, req)
+	close(done)
+	return res, err != nil && lost.Load(), err
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -75,14 +75,18 @@ func (c *Cluster) nodes(ctx context.Context, call *api.Call, _ *api.NoParams) ([
 			voter[s.ID] = s.Voter
 		}
 	}
+	leader, _ := c.cfg.Store.Leader()
 	out := make([]api.ClusterNode, 0, len(conf.Nodes))
 	for _, n := range conf.Nodes {
-		votes := 0
+		votes, leads := 0, 0
 		if voter[n.Name] {
 			votes = 1
 		}
+		if leader.ID == n.Name {
+			leads = 1
+		}
 		out = append(out, api.ClusterNode{Node: n.Name, Name: n.Name, NodeID: n.NodeID, QuorumVotes: votes,
-			Ring0Addr: AddrHost(n.Address), Address: n.Address, Gossip: n.Gossip, Voter: votes})
+			Ring0Addr: AddrHost(n.Address), Address: n.Address, Gossip: n.Gossip, Voter: votes, Leader: leads})
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"net"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -29,6 +30,10 @@ type Peers struct {
 func NewPeers(id *Identity) *Peers {
 	return &Peers{id: id, client: &http.Client{
 		Transport: &http.Transport{
+			// A node that is cut off never answers the connection attempt;
+			// without a bound, callers wait for the kernel to give up.
+			DialContext:         (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+			TLSHandshakeTimeout: 5 * time.Second,
 			TLSClientConfig:     id.ClientTLS("http/1.1"),
 			MaxIdleConnsPerHost: 4,
 			IdleConnTimeout:     90 * time.Second,

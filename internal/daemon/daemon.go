@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hearth-virt/hearth/api"
@@ -89,6 +90,10 @@ type Daemon struct {
 
 	httpSrv, sockSrv *http.Server
 	httpLn, sockLn   net.Listener
+	// handler is what the HTTPS listener serves: a "starting" answer until
+	// Start, then the API. Consensus traffic is served from the beginning.
+	handler  atomic.Pointer[serving]
+	httpDone chan struct{}
 	wg               sync.WaitGroup
 	cancel           context.CancelFunc
 }
@@ -130,6 +135,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		return nil, err
 	}
 	d.raftNet = cluster.NewRaftNet(d.id, advertise, d.log.With("component", "raft"))
+	d.serveEarly()
 	peers := cluster.NewPeers(d.id)
 	d.store, err = cfs.Open(ctx, cfs.Config{Dir: filepath.Join(cfg.StateDir, "cfs"), NodeID: cfg.Node, Logger: d.log.With("component", "cfs"),
 		Transport: d.raftNet.Transport, Forward: peers.Forward,
@@ -268,10 +274,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 			d.mount = m
 		}
 	}
-	tlsLn := tls.NewListener(d.httpLn, d.id.ServerTLS())
-	d.httpSrv = rest.NewHTTPServer(d.api, nil, d.log)
-	d.httpSrv.TLSNextProto[cluster.ALPNRaft] = d.raftNet.Handoff
-	d.httpSrv.RegisterOnShutdown(d.raftNet.CloseConns)
+	d.handler.Store(&serving{h: d.api})
 	d.sockSrv = rest.NewHTTPServer(d.api, nil, d.log)
 	d.sockSrv.ConnContext = rest.RootConnContext
 	serve := func(srv *http.Server, ln net.Listener) {
@@ -280,14 +283,40 @@ func (d *Daemon) Start(ctx context.Context) error {
 			d.log.Error("server stopped", "error", err)
 		}
 	}
-	d.wg.Add(4)
-	go serve(d.httpSrv, tlsLn)
+	d.wg.Add(3)
 	go serve(d.sockSrv, d.sockLn)
 	go func() { defer d.wg.Done(); d.sampler.Run(ctx, 5*time.Second) }()
 	go func() { defer d.wg.Done(); d.rotateKeys(ctx) }()
 	d.log.Info("node started", "node", d.cfg.Node, "listen", d.httpLn.Addr().String(), "socket", d.cfg.Socket, "version", api.HearthVersion)
 	d.announce()
 	return nil
+}
+
+// serving wraps the handler of the HTTPS listener.
+type serving struct{ h http.Handler }
+
+// serveEarly serves the HTTPS listener from the moment it exists. A node
+// that restarts inside a cluster waits for the other nodes to bring its
+// tree up to date before anything else starts; they reach it through the
+// consensus traffic of this listener, so it cannot wait for the API to be
+// ready. API calls get 503 until Start.
+func (d *Daemon) serveEarly() {
+	starting := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "the node is starting", http.StatusServiceUnavailable)
+	})
+	d.handler.Store(&serving{h: starting})
+	d.httpSrv = rest.NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.handler.Load().h.ServeHTTP(w, r)
+	}), nil, d.log)
+	d.httpSrv.TLSNextProto[cluster.ALPNRaft] = d.raftNet.Handoff
+	d.httpSrv.RegisterOnShutdown(d.raftNet.CloseConns)
+	d.httpDone = make(chan struct{})
+	go func() {
+		defer close(d.httpDone)
+		if err := d.httpSrv.Serve(tls.NewListener(d.httpLn, d.id.ServerTLS())); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("server stopped", "error", err)
+		}
+	}()
 }
 
 // listenSocket opens the root-only CLI socket, replacing a stale one.
@@ -344,6 +373,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		}
 	}
 	d.wg.Wait()
+	if d.httpDone != nil {
+		<-d.httpDone
+	}
 	if d.mount != nil {
 		errs = append(errs, d.mount.Close())
 	}
@@ -361,8 +393,11 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 
 func (d *Daemon) closeStores() error {
 	var errs []error
-	if d.httpSrv == nil && d.httpLn != nil {
-		d.httpLn.Close() // listened in New, never served
+	if d.sockSrv == nil && d.httpSrv != nil {
+		// New failed after serving consensus traffic: stop that too.
+		d.httpSrv.Close()
+		<-d.httpDone
+		d.httpSrv = nil
 	}
 	if d.store != nil {
 		errs = append(errs, d.store.Close())
