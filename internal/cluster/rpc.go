@@ -2,11 +2,11 @@ package cluster
 
 import (
 	"bytes"
-	"net"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 

@@ -94,8 +94,8 @@ type Daemon struct {
 	// Start, then the API. Consensus traffic is served from the beginning.
 	handler  atomic.Pointer[serving]
 	httpDone chan struct{}
-	wg               sync.WaitGroup
-	cancel           context.CancelFunc
+	wg       sync.WaitGroup
+	cancel   context.CancelFunc
 }
 
 // New opens the node's state and prepares every service, creating what a
