@@ -16,6 +16,8 @@ type ClusterStatusItem struct {
 	Local   *int   `json:"local,omitempty"`
 	NodeID  *int   `json:"nodeid,omitempty"`
 	Online  *int   `json:"online,omitempty"`
+	// Fingerprint of the node's certificate, which a joining node pins.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // Resource is one row of GET /cluster/resources. Which fields are set
@@ -74,17 +76,18 @@ var (
 		Description: "Show the cluster's state: whether it is quorate, and every node with its address and whether it is online.",
 		Perm:        Perm("/", "Sys.Audit"), Protected: true,
 		Returns: schema.ArrayOf("", schema.Obj("", schema.Props{
-			"type":    schema.Enum("Row kind: the cluster itself or one node.", "cluster", "node").Ptr(),
-			"id":      schema.Str("Row id.").Ptr(),
-			"name":    schema.Str("Cluster or node name.").Ptr(),
-			"nodes":   schema.Int("(cluster) Number of nodes, online or not.").Opt(),
-			"quorate": schema.Bool("(cluster) Whether a majority of voters is reachable, so the configuration can be changed.").Opt(),
-			"version": schema.Int("(cluster) Version of the cluster membership configuration.").Opt(),
-			"ip":      schema.Str("(node) The node's address.").Opt(),
-			"level":   schema.Str("(node) Support level (always empty).").Opt(),
-			"local":   schema.Bool("(node) This is the node answering.").Opt(),
-			"nodeid":  schema.Int("(node) Numeric id of the node in the cluster.").Opt(),
-			"online":  schema.Bool("(node) Whether the node is reachable.").Opt(),
+			"type":        schema.Enum("Row kind: the cluster itself or one node.", "cluster", "node").Ptr(),
+			"id":          schema.Str("Row id.").Ptr(),
+			"name":        schema.Str("Cluster or node name.").Ptr(),
+			"nodes":       schema.Int("(cluster) Number of nodes, online or not.").Opt(),
+			"quorate":     schema.Bool("(cluster) Whether a majority of voters is reachable, so the configuration can be changed.").Opt(),
+			"version":     schema.Int("(cluster) Version of the cluster membership configuration.").Opt(),
+			"ip":          schema.Str("(node) The node's address.").Opt(),
+			"level":       schema.Str("(node) Support level (always empty).").Opt(),
+			"local":       schema.Bool("(node) This is the node answering.").Opt(),
+			"nodeid":      schema.Int("(node) Numeric id of the node in the cluster.").Opt(),
+			"online":      schema.Bool("(node) Whether the node is reachable.").Opt(),
+			"fingerprint": schema.Str("(node) SHA-256 fingerprint of the node's certificate, for 'pvecm add --fingerprint'.").Opt(),
 		})),
 		CLI: []Command{{Tool: "pvecm", Cmd: "status"}},
 	})

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -30,6 +32,15 @@ func TestRequiredSecretsComeFromStdinNotTheCommandLine(t *testing.T) {
 	raw = schema.Raw{"password": {"given"}}
 	if err := r.askSecrets(ep, raw); err != nil || raw["password"][0] != "given" {
 		t.Fatalf("given password replaced: %v %v", raw, err)
+	}
+	// On the local node, --password-file fills the call's password.
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pwFile, []byte("from-file\n"), 0o600)
+	r = newRun(Env{Stdin: strings.NewReader("from-stdin\n"), IsTerminal: func(any) bool { return false }})
+	r.opts.passwordFile = pwFile
+	raw = schema.Raw{}
+	if err := r.askSecrets(ep, raw); err != nil || raw["password"][0] != "from-file" || r.opts.passwordFile != "" {
+		t.Fatalf("password file: %v %v", raw, err)
 	}
 	// Nothing on stdin: a clear error.
 	r = newRun(Env{Stdin: strings.NewReader(""), IsTerminal: func(any) bool { return false }})

@@ -236,6 +236,18 @@ func (r *run) askSecrets(ep *api.Endpoint, raw schema.Raw) error {
 		if _, given := raw[name]; given {
 			continue
 		}
+		// Talking to the local node, --password-file is free for the call's
+		// own password (pvecm add); with --host it is the login's.
+		if name == "password" && r.opts.passwordFile != "" && r.opts.host == "" {
+			b, err := os.ReadFile(r.opts.passwordFile)
+			if err != nil {
+				return fmt.Errorf("reading the password file: %w", err)
+			}
+			line, _, _ := strings.Cut(string(b), "\n")
+			raw.Set(name, strings.TrimSuffix(line, "\r"))
+			r.opts.passwordFile = ""
+			continue
+		}
 		if f, ok := r.env.Stdin.(*os.File); ok && !r.noPrompt && r.env.IsTerminal(r.env.Stdin) {
 			fmt.Fprintf(r.stderr, "%s (%s): ", strings.TrimSuffix(s.Description, "."), name)
 			v, err := readSecret(f)

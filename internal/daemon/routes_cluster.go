@@ -10,6 +10,7 @@ import (
 	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/internal/cluster"
 	"github.com/hearth-virt/hearth/internal/datacenter"
+	"github.com/hearth-virt/hearth/internal/pki"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -27,7 +28,8 @@ func (d *Daemon) clusterStatus(ctx context.Context, c *api.Call, _ *api.NoParams
 	if !clustered {
 		return []api.ClusterStatusItem{
 			{Type: "cluster", ID: "cluster", Name: d.cfg.Node, Nodes: ptr(1), Quorate: ptr(quorate), Version: ptr(1)},
-			{Type: "node", ID: "node/" + d.cfg.Node, Name: d.cfg.Node, IP: d.nodeIP(), Local: ptr(1), NodeID: ptr(1), Online: ptr(1)},
+			{Type: "node", ID: "node/" + d.cfg.Node, Name: d.cfg.Node, IP: d.nodeIP(), Local: ptr(1), NodeID: ptr(1), Online: ptr(1),
+				Fingerprint: d.fingerprint()},
 		}, nil
 	}
 	version := 1
@@ -37,7 +39,8 @@ func (d *Daemon) clusterStatus(ctx context.Context, c *api.Call, _ *api.NoParams
 	out := []api.ClusterStatusItem{{Type: "cluster", ID: "cluster", Name: conf.Name, Nodes: ptr(len(conf.Nodes)), Quorate: ptr(quorate), Version: ptr(version)}}
 	for _, n := range conf.Nodes {
 		out = append(out, api.ClusterStatusItem{Type: "node", ID: "node/" + n.Name, Name: n.Name, IP: cluster.AddrHost(n.Address),
-			Local: ptr(boolInt(n.Name == d.cfg.Node)), NodeID: ptr(n.NodeID), Online: ptr(boolInt(d.cluster.Online(n.Name)))})
+			Local: ptr(boolInt(n.Name == d.cfg.Node)), NodeID: ptr(n.NodeID), Online: ptr(boolInt(d.cluster.Online(n.Name))),
+			Fingerprint: d.nodeFingerprint(n.Name)})
 	}
 	return out, nil
 }
@@ -89,6 +92,19 @@ func (d *Daemon) nodeIP() string {
 
 // fingerprint is the SHA-256 fingerprint of this node's certificate.
 func (d *Daemon) fingerprint() string { return d.id.Fingerprint() }
+
+// nodeFingerprint is the fingerprint of any node's certificate in the tree.
+func (d *Daemon) nodeFingerprint(node string) string {
+	e, err := d.store.Get(nodeCertPath(node))
+	if err != nil {
+		return ""
+	}
+	cert, err := pki.ParseCert(e.Data)
+	if err != nil {
+		return ""
+	}
+	return pki.Fingerprint(cert)
+}
 
 // usedVMIDs collects the guest ids that have a config anywhere in the
 // cluster.

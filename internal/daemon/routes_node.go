@@ -9,7 +9,6 @@ import (
 
 	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/internal/logbook"
-	"github.com/hearth-virt/hearth/internal/pki"
 )
 
 // pveVersionString is what node status reports in "pveversion", in the
@@ -61,11 +60,7 @@ func (d *Daemon) nodeList(ctx context.Context, c *api.Call, _ *api.NoParams) ([]
 			item.CPU, item.MaxCPU = st.CPU, st.MaxCPU
 			item.Mem, item.MaxMem, item.Disk, item.MaxDisk = st.Mem, st.MaxMem, st.Disk, st.MaxDisk
 			item.Uptime = st.Uptime
-			if e, err := d.store.Get(nodeCertPath(node)); err == nil {
-				if cert, err := pki.ParseCert(e.Data); err == nil {
-					item.SSLFingerprint = pki.Fingerprint(cert)
-				}
-			}
+			item.SSLFingerprint = d.nodeFingerprint(node)
 		}
 		out = append(out, item)
 	}

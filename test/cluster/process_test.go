@@ -232,9 +232,15 @@ func TestThreeProcessesOnThreeHosts(t *testing.T) {
 	if fp == "" {
 		t.Fatalf("no node certificate in %s", out)
 	}
+	// The password arrives on standard input (n2) or from a file (n3),
+	// never on the command line.
 	for _, n := range []*node{n2, n3} {
-		// The password arrives on standard input, never on the command line.
-		out, err := n.cli(password+"\n", "pvecm", "add", n1.host.IP, "--fingerprint", fp, "--user", "admin@pve")
+		args := []string{"pvecm", "add", n1.host.IP, "--fingerprint", fp, "--user", "admin@pve"}
+		stdin := password + "\n"
+		if n == n3 {
+			args, stdin = append(args, "--password-file", filepath.Join(n.dir, "pw")), ""
+		}
+		out, err := n.cli(stdin, args...)
 		if err != nil {
 			t.Fatalf("pvecm add on %s: %v\n%s\n%s", n.name, err, out, n.logText())
 		}
@@ -252,8 +258,8 @@ func TestThreeProcessesOnThreeHosts(t *testing.T) {
 			return code == 200 && strings.Count(s, `"online":1`) == 3 && strings.Contains(s, `"quorate":1`)
 		})
 	}
-	if out, err := n2.cli("", "pvecm", "status"); err != nil || !strings.Contains(out, "n3") {
-		t.Fatalf("pvecm status: %v\n%s", err, out)
+	if out, err := n2.cli("", "pvecm", "status", "--output-format", "json"); err != nil || !strings.Contains(out, `"name":"n3"`) || !strings.Contains(out, fp) {
+		t.Fatalf("pvecm status (with n1's fingerprint %s): %v\n%s", fp, err, out)
 	}
 
 	// A configuration written on node 2 is read on node 3.
