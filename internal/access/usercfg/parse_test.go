@@ -187,9 +187,10 @@ func TestParseFields(t *testing.T) {
 		!reflect.DeepEqual(acl.Tokens["a@pve!tk"], Grants{"R": true, "PVEVMUser": true}) {
 		t.Errorf("acl: %+v", acl)
 	}
-	// Writing escapes what needs escaping and nothing else.
+	// Writing escapes what needs escaping and nothing else (a '%' that is
+	// not followed by two hex digits stays, as Proxmox VE writes it).
 	want := "user:a@pve:1:1700000000:First%20:%3ALast:a@x.org:multi%0Aline:key1:\n" +
-		"token:a@pve!tk:1800000000:0:tok%25en:\n" +
+		"token:a@pve!tk:1800000000:0:tok%en:\n" +
 		"user:b@example.com@oidc:0:0::::::\n\n" +
 		"group:g:a@pve,b@example.com@oidc:Gr%C3%BCppe:\n\n" +
 		"pool:dev:Dev%3A pool:100,200:local:\n\n" +
