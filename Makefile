@@ -16,7 +16,7 @@ GOTEST_FLAGS ?= -race
 
 # Debian packages the project runs or tests with. Each later capability
 # adds its tools here so that a new machine gets them from `make deps`.
-DEB_PACKAGES := ca-certificates openssl fuse3 iproute2 nftables
+DEB_PACKAGES := ca-certificates openssl fuse3 iproute2 nftables slapd ldap-utils libpam0g-dev gcc libc6-dev
 
 .PHONY: all build deps run test vet lint unit install man clean bench bench-cfs robustness
 

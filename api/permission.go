@@ -26,6 +26,15 @@ const (
 	PermSelf
 	// PermRoot needs root@pam.
 	PermRoot
+	// PermUserRealm needs Privs on /access/realm/<realm>, the realm of the
+	// user named by Param.
+	PermUserRealm
+	// PermUserGroup needs Privs on /access/groups, or else on groups: on
+	// every group named by GroupsParam, and (unless Mode is "create") on a
+	// group the user named by Param belongs to.
+	PermUserGroup
+	// PermModify needs the right to change permissions on Path.
+	PermModify
 )
 
 // Permission is the declared access rule of an endpoint. The server checks
@@ -38,9 +47,13 @@ type Permission struct {
 	Privs []string
 	// Any means one of Privs suffices.
 	Any bool
-	// Param names the user id parameter for PermSelf.
+	// Param names the user id parameter for PermSelf, PermUserRealm and
+	// PermUserGroup.
 	Param string
-	Sub   []Permission
+	// GroupsParam and Mode refine PermUserGroup.
+	GroupsParam string
+	Mode        string
+	Sub         []Permission
 	// Note explains further checks the handler makes (shown in docs).
 	Note string
 }
@@ -71,6 +84,43 @@ func Or(rules ...Permission) Permission { return Permission{Kind: PermOr, Sub: r
 // everyone else only with rule.
 func Self(param string, rule Permission) Permission {
 	return Permission{Kind: PermSelf, Param: param, Sub: []Permission{rule}}
+}
+
+// UserRealm needs priv on the realm of the user named by param.
+func UserRealm(param, priv string) Permission {
+	return Permission{Kind: PermUserRealm, Param: param, Privs: []string{priv}}
+}
+
+// UserGroup needs one of privs on /access/groups, or on the groups
+// involved: those named by groupsParam (if any) and, unless mode is
+// "create", one the user named by param belongs to.
+func UserGroup(param string, privs []string, groupsParam, mode string) Permission {
+	return Permission{Kind: PermUserGroup, Param: param, Privs: privs, GroupsParam: groupsParam, Mode: mode}
+}
+
+// PermModifyOn needs the right to change the permissions of path.
+func PermModifyOn(path string) Permission { return Permission{Kind: PermModify, Path: path} }
+
+// ModifyPrivileges returns the privileges of which any one allows changing
+// the ACL on path: Permissions.Modify everywhere, or the allocation
+// privilege of the object kind below /vms, /storage and /pool (so whoever
+// may create a guest may also share it).
+func ModifyPrivileges(path string) []string {
+	switch {
+	case strings.HasPrefix(path, "/vms/"):
+		return []string{"Permissions.Modify", "VM.Allocate"}
+	case strings.HasPrefix(path, "/storage/"):
+		return []string{"Permissions.Modify", "Datastore.Allocate"}
+	case strings.HasPrefix(path, "/pool/"):
+		return []string{"Permissions.Modify", "Pool.Allocate"}
+	}
+	return []string{"Permissions.Modify"}
+}
+
+// GroupLookup is an optional part of a Checker: the groups of a user,
+// for UserGroup rules.
+type GroupLookup interface {
+	GroupsOf(userid string) []string
 }
 
 // RootOnly is for calls only root@pam may make.
@@ -145,8 +195,68 @@ func (p Permission) Check(c *Call, params map[string]any) error {
 			return nil
 		}
 		return p.Sub[0].Check(c, params)
+	case PermUserRealm:
+		userid, _ := params[p.Param].(string)
+		path := "/access/realm/" + userid[strings.LastIndexByte(userid, '@')+1:]
+		if c.Perm.Has(path, p.Privs...) {
+			return nil
+		}
+		return &Denied{Path: path, Priv: strings.Join(p.Privs, "|")}
+	case PermUserGroup:
+		return p.checkUserGroup(c, params)
+	case PermModify:
+		path := FillPath(p.Path, params)
+		privs := ModifyPrivileges(path)
+		if c.Perm.HasAny(path, privs...) {
+			return nil
+		}
+		return &Denied{Path: path, Priv: strings.Join(privs, "|")}
 	}
 	return fmt.Errorf("unknown permission kind %d", p.Kind)
+}
+
+// checkUserGroup is the UserGroup rule: rights on all groups, or on the
+// groups the call touches.
+func (p Permission) checkUserGroup(c *Call, params map[string]any) error {
+	if c.Perm.HasAny("/access/groups", p.Privs...) {
+		return nil
+	}
+	denied := func(path string) error { return &Denied{Path: path, Priv: strings.Join(p.Privs, "|")} }
+	if p.GroupsParam != "" {
+		var named []string
+		switch v := params[p.GroupsParam].(type) {
+		case string:
+			named = splitGroups(v)
+		case []any:
+			for _, x := range v {
+				named = append(named, fmt.Sprint(x))
+			}
+		}
+		if len(named) == 0 {
+			return denied("/access/groups")
+		}
+		for _, g := range named {
+			if !c.Perm.HasAny("/access/groups/"+g, p.Privs...) {
+				return denied("/access/groups/" + g)
+			}
+		}
+		if p.Mode == "create" {
+			return nil
+		}
+	}
+	userid, _ := params[p.Param].(string)
+	if gl, ok := c.Perm.(GroupLookup); ok {
+		for _, g := range gl.GroupsOf(userid) {
+			if c.Perm.HasAny("/access/groups/"+g, p.Privs...) {
+				return nil
+			}
+		}
+	}
+	return denied("/access/groups")
+}
+
+func splitGroups(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || r == ' ' })
 }
 
 // FillPath replaces {name} in a path template with parameter values.
@@ -195,6 +305,16 @@ func (p Permission) Describe() string {
 		return strings.Join(parts, join) + "."
 	case PermSelf:
 		return fmt.Sprintf("The user named by '%s' itself, or: %s", p.Param, p.Sub[0].Describe())
+	case PermUserRealm:
+		return fmt.Sprintf("Needs %s on /access/realm/<realm of '%s'>.", strings.Join(p.Privs, ", "), p.Param)
+	case PermUserGroup:
+		what := fmt.Sprintf("any of %s on /access/groups, or on a group of the user '%s'", strings.Join(p.Privs, ", "), p.Param)
+		if p.GroupsParam != "" {
+			what += fmt.Sprintf(" and on every group named in '%s'", p.GroupsParam)
+		}
+		return "Needs " + what + "."
+	case PermModify:
+		return fmt.Sprintf("Needs the right to change permissions on %s (Permissions.Modify, or the allocation privilege of the object).", p.Path)
 	}
 	return ""
 }
@@ -240,6 +360,20 @@ func (p Permission) pveCheck() []any {
 		return c
 	case PermSelf:
 		return []any{"or", []any{"userid-param", "self"}, p.Sub[0].pveCheck()}
+	case PermUserRealm:
+		return []any{"userid-param", p.Privs[0]}
+	case PermUserGroup:
+		privs := make([]any, len(p.Privs))
+		for i, s := range p.Privs {
+			privs[i] = s
+		}
+		c := []any{"userid-group", privs}
+		if p.GroupsParam != "" {
+			c = append(c, "groups_param", p.Mode)
+		}
+		return c
+	case PermModify:
+		return []any{"perm-modify", p.Path}
 	}
 	return nil
 }

@@ -16,6 +16,15 @@ func All() []*Endpoint {
 		Version.E,
 		// access
 		AccessIndex.E, TicketForm.E, TicketCreate.E, DomainList.E,
+		UserList.E, UserCreate.E, UserGet.E, UserUpdate.E, UserDelete.E, UserTFAGet.E, UserUnlockTFA.E,
+		TokenList.E, TokenGet.E, TokenCreate.E, TokenUpdate.E, TokenDelete.E, PasswordChange.E, PermissionsGet.E,
+		GroupList.E, GroupCreate.E, GroupGet.E, GroupUpdate.E, GroupDelete.E,
+		RoleList.E, RoleCreate.E, RoleGet.E, RoleUpdate.E, RoleDelete.E, ACLGet.E, ACLUpdate.E,
+		DomainCreate.E, DomainGet.E, DomainUpdate.E, DomainDelete.E, DomainSync.E,
+		OpenIDIndex.E, OpenIDAuthURL.E, OpenIDLogin.E,
+		TFAList.E, TFAUserList.E, TFAAdd.E, TFAGet.E, TFAUpdate.E, TFADelete.E,
+		// pools
+		PoolList.E, PoolCreate.E, PoolUpdate.E, PoolDelete.E, PoolGet.E, PoolUpdateOld.E, PoolDeleteOld.E,
 		// cluster
 		ClusterIndex.E, ClusterStatus.E, ClusterNextID.E, ClusterResources.E,
 		ClusterOptionsGet.E, ClusterOptionsSet.E,

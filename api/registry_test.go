@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -189,4 +190,55 @@ func (f fakePerm) HasAny(path string, privs ...string) bool {
 		}
 	}
 	return false
+}
+
+type groupPerm struct {
+	fakePerm
+	groups map[string][]string
+}
+
+func (g groupPerm) GroupsOf(u string) []string { return g.groups[u] }
+
+func TestUserAndModifyRules(t *testing.T) {
+	c := &Call{User: "helpdesk@pve", Perm: groupPerm{
+		fakePerm: fakePerm{
+			"/access/realm/ldap":       {"Realm.AllocateUser"},
+			"/access/groups/support":   {"User.Modify"},
+			"/vms/100":                 {"VM.Allocate"},
+			"/storage/local":           {"Datastore.Audit"},
+			"/access/groups/customers": {"Sys.Audit"},
+		},
+		groups: map[string][]string{"amy@ldap": {"support"}, "bob@ldap": {"admins"}},
+	}}
+	userGroup := UserGroup("userid", []string{"User.Modify"}, "", "")
+	createWithGroups := UserGroup("userid", []string{"User.Modify"}, "groups", "create")
+	tests := []struct {
+		name   string
+		rule   Permission
+		params map[string]any
+		want   string
+	}{
+		{"realm of the user", UserRealm("userid", "Realm.AllocateUser"), map[string]any{"userid": "amy@ldap"}, ""},
+		{"other realm", UserRealm("userid", "Realm.AllocateUser"), map[string]any{"userid": "amy@pve"}, "Permission check failed (/access/realm/pve, Realm.AllocateUser)"},
+		{"a group of the user", userGroup, map[string]any{"userid": "amy@ldap"}, ""},
+		{"no group of the user", userGroup, map[string]any{"userid": "bob@ldap"}, "Permission check failed (/access/groups, User.Modify)"},
+		{"create into an allowed group", createWithGroups, map[string]any{"userid": "new@ldap", "groups": "support"}, ""},
+		{"create into a foreign group", createWithGroups, map[string]any{"userid": "new@ldap", "groups": "support,admins"}, "Permission check failed (/access/groups/admins, User.Modify)"},
+		{"create without groups", createWithGroups, map[string]any{"userid": "new@ldap"}, "Permission check failed (/access/groups, User.Modify)"},
+		{"modify a guest's ACL with VM.Allocate", PermModifyOn("{path}"), map[string]any{"path": "/vms/100"}, ""},
+		{"modify a storage ACL without Datastore.Allocate", PermModifyOn("{path}"), map[string]any{"path": "/storage/local"}, "Permission check failed (/storage/local, Permissions.Modify|Datastore.Allocate)"},
+	}
+	for _, tt := range tests {
+		err := tt.rule.Check(c, tt.params)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if got := fmt.Sprint(UserGroup("userid", []string{"User.Modify"}, "groups", "update").PVE()["check"]); got != "[userid-group [User.Modify] groups_param update]" {
+		t.Errorf("PVE shape: %s", got)
+	}
 }

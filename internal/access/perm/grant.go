@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/internal/access/privs"
 	"github.com/hearth-virt/hearth/internal/access/usercfg"
 )
@@ -44,19 +45,13 @@ func (e *RoleError) Error() string {
 }
 
 // ModifyPrivileges returns the privileges of which any one allows changing
-// the ACL on path: Permissions.Modify everywhere, or the allocation
-// privilege of the object kind below /vms, /storage and /pool (so whoever
-// may create a guest may also share it). An empty path means /access.
+// the ACL on path; the rule is the API's (api.ModifyPrivileges). An empty
+// path means /access.
 func ModifyPrivileges(path string) []string {
-	switch {
-	case strings.HasPrefix(path, "/vms/"):
-		return []string{privs.PermissionsModify, privs.VMAllocate}
-	case strings.HasPrefix(path, "/storage/"):
-		return []string{privs.PermissionsModify, privs.DatastoreAllocate}
-	case strings.HasPrefix(path, "/pool/"):
-		return []string{privs.PermissionsModify, privs.PoolAllocate}
+	if path == "" {
+		path = "/access"
 	}
-	return []string{privs.PermissionsModify}
+	return api.ModifyPrivileges(path)
 }
 
 // CanGrant decides whether granter may assign (or remove) roles on path,
