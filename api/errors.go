@@ -67,3 +67,10 @@ func (p Paged[T]) PagedData() (any, int) {
 	}
 	return p.Items, p.Total
 }
+
+// NotFound reports a missing object. Proxmox VE answers such calls with
+// a plain 500 carrying the message, and clients rely on the message, so
+// the status follows it.
+func NotFound(format string, args ...any) error {
+	return &Error{Status: http.StatusInternalServerError, Message: fmt.Sprintf(format, args...)}
+}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/internal/access/perm"
+	"github.com/hearth-virt/hearth/internal/access/realm"
+	"github.com/hearth-virt/hearth/internal/access/realm/pam"
 	"github.com/hearth-virt/hearth/internal/access/realm/pve"
 	"github.com/hearth-virt/hearth/internal/access/usercfg"
 	"github.com/hearth-virt/hearth/internal/cfs"
@@ -34,6 +36,10 @@ type Service struct {
 	// before serving. Nil or "" for a standalone node.
 	ClusterName func() string
 
+	// pam checks the passwords of the host's accounts; without PAM built
+	// in it refuses with an explanation.
+	pam realm.Authenticator
+
 	mu    sync.Mutex
 	state *state
 }
@@ -47,11 +53,13 @@ type state struct {
 	signer      *Signer
 	shadow      *pve.Shadow
 	tokens      map[string]string // full token id → secret
+	domains     *domains
+	domainsData []byte
 }
 
 // New builds the service on the cluster file system.
 func New(store *cfs.Store, log *slog.Logger) *Service {
-	return &Service{store: store, log: log, now: time.Now}
+	return &Service{store: store, log: log, now: time.Now, pam: pam.New()}
 }
 
 // current returns the state for the tree as it is now, re-reading only
@@ -117,6 +125,20 @@ func (s *Service) current() (*state, error) {
 		next.tokens = parseTokenSecrets(data)
 	} else {
 		next.tokens = old.tokens
+	}
+
+	data, changed, err = read(DomainsPath)
+	if err != nil {
+		return nil, err
+	}
+	if changed || old.domains == nil {
+		d, warnings := parseDomains(data)
+		for _, w := range warnings {
+			s.log.Warn("domains.cfg: "+w, "file", DomainsPath)
+		}
+		next.domains, next.domainsData = d, data
+	} else {
+		next.domains, next.domainsData = old.domains, old.domainsData
 	}
 
 	keysChanged := false
@@ -214,12 +236,21 @@ func (s *Service) Checker(userid, tokenID string) api.Checker {
 		s.log.Error("access control state unavailable", "error", err)
 		return denyAll{}
 	}
-	return checker{eval: st.eval, subject: perm.Subject{UserID: userid, TokenID: tokenID}}
+	return checker{eval: st.eval, users: st.users, subject: perm.Subject{UserID: userid, TokenID: tokenID}}
 }
 
 type checker struct {
 	eval    *perm.Evaluator
+	users   *usercfg.Config
 	subject perm.Subject
+}
+
+// GroupsOf implements api.GroupLookup for the rules on users' groups.
+func (c checker) GroupsOf(userid string) []string {
+	if u, ok := c.users.Users[userid]; ok {
+		return u.Groups
+	}
+	return nil
 }
 
 func (c checker) Has(path string, privs ...string) bool { return c.eval.Has(c.subject, path, privs...) }
@@ -266,4 +297,14 @@ func (s *Service) Bootstrap(ctx context.Context, password string) (bool, error) 
 	}
 	s.log.Info("created the first administrator", "user", admin)
 	return true, nil
+}
+
+// PoolOf names the pool a guest belongs to, or "".
+func (s *Service) PoolOf(vmid int) string {
+	st, err := s.current()
+	if err != nil {
+		return ""
+	}
+	p, _ := st.users.PoolOfVM(vmid)
+	return p
 }

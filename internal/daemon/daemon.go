@@ -109,9 +109,10 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	d = &Daemon{cfg: cfg}
+	built := d // the error returns below set d to nil
 	defer func() {
 		if err != nil {
-			d.closeStores()
+			built.closeStores()
 		}
 	}()
 	d.book, err = logbook.Open(logbook.Options{Dir: filepath.Join(cfg.StateDir, "log"), Node: cfg.Node, Stderr: cfg.Stderr, Level: cfg.LogLevel})

@@ -183,5 +183,61 @@ func (d *Daemon) resources(ctx context.Context, c *api.Call, in *api.ResourcesPa
 			out = append(out, r)
 		}
 	}
+	if in.Type == "" || in.Type == "vm" {
+		out = append(out, d.guestResources(c)...)
+	}
 	return out, nil
+}
+
+// guestResources lists the guests the caller may audit, from their
+// configuration files. Their run state arrives with the guest runtimes
+// and the status loop; until then a guest shows as stopped.
+func (d *Daemon) guestResources(c *api.Call) []api.Resource {
+	var out []api.Resource
+	nodes, err := d.store.List("nodes")
+	if err != nil {
+		return nil
+	}
+	for _, n := range nodes {
+		node := n.Path[strings.LastIndexByte(n.Path, '/')+1:]
+		for _, g := range []struct{ dir, kind, nameKey string }{{"qemu-server", "qemu", "name"}, {"lxc", "lxc", "hostname"}} {
+			files, err := d.store.List(n.Path + "/" + g.dir)
+			if err != nil {
+				continue
+			}
+			for _, f := range files {
+				base := f.Path[strings.LastIndexByte(f.Path, '/')+1:]
+				id, err := strconv.Atoi(strings.TrimSuffix(base, ".conf"))
+				if err != nil || !strings.HasSuffix(base, ".conf") || !c.Perm.Has("/vms/"+strconv.Itoa(id), "VM.Audit") {
+					continue
+				}
+				r := api.Resource{ID: g.kind + "/" + strconv.Itoa(id), Type: g.kind, Node: node, VMID: id, Status: "stopped",
+					Pool: d.access.PoolOf(id)}
+				if e, err := d.store.Get(f.Path); err == nil {
+					r.Name = configValue(e.Data, g.nameKey)
+					r.Tags = configValue(e.Data, "tags")
+					r.Lock = configValue(e.Data, "lock")
+					if configValue(e.Data, "template") == "1" {
+						r.Template = ptr(1)
+					}
+				}
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// configValue reads a top-level key of a guest configuration (the part
+// before the first snapshot or pending section).
+func configValue(data []byte, key string) string {
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "[") {
+			break
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok && k == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }

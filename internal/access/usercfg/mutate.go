@@ -455,3 +455,12 @@ func (c *Config) RemovePoolStorage(pool, storage string) error {
 	p.Storages = removeSorted(p.Storages, storage)
 	return nil
 }
+
+// CheckUser checks the fields of a changed user that user.cfg stores
+// verbatim.
+func CheckUser(u *User) error {
+	if err := checkRaw("email", u.Email); err != nil {
+		return err
+	}
+	return checkRaw("keys", u.Keys)
+}
