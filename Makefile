@@ -22,8 +22,15 @@ DEB_PACKAGES := ca-certificates openssl fuse3 iproute2 nftables slapd ldap-utils
 
 all: build
 
+# The binary links libpam (cgo, build tag pam) so that host accounts such
+# as root@pam can log in, as on Proxmox VE. BUILD_TAGS= CGO_ENABLED=0 gives
+# a static binary whose pam realm refuses logins with an explanation.
+BUILD_TAGS ?= pam
+CGO_ENABLED ?= 1
+export CGO_ENABLED
+
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hearth
+	$(GO) build -trimpath -tags '$(BUILD_TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hearth
 
 # Installs missing Debian packages; does nothing (and needs no network)
 # when everything is present.
@@ -50,6 +57,7 @@ lint:
 
 unit:
 	$(GO) test $(GOTEST_FLAGS) ./...
+	$(GO) test $(GOTEST_FLAGS) -tags pam ./internal/access/realm/pam/
 
 test: deps vet lint build unit
 

@@ -250,4 +250,3 @@ func capabilities(st *state, subj perm.Subject) map[string]map[string]int {
 	}
 	return res
 }
-

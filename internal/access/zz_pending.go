@@ -16,7 +16,7 @@ type tfaLock struct {
 }
 
 func (s *Service) tfaLocks(st *state) map[string]tfaLock { return nil }
-func (t *txn) dropTFA(string) error                    { return nil }
+func (t *txn) dropTFA(string) error                      { return nil }
 func (s *Service) tfaChallenge(st *state, userid string) (string, bool, error) {
 	return "", false, nil
 }
