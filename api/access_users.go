@@ -189,7 +189,7 @@ var (
 			"totp-locked":      schema.Bool("TOTP is locked after too many failures.").Opt(),
 			"tokens":           schema.ArrayOf("API tokens (with full).", tokenInfoSchema()).Opt(),
 		})),
-		CLI: []Command{{Tool: "pveum", Cmd: "user list", Columns: []string{"userid", "enable", "expire", "firstname", "lastname", "email", "groups", "comment"}, SortBy: "userid"}},
+		CLI: []Command{{Tool: "pveum", Cmd: "user list", Fixed: map[string]string{"full": "1"}, Columns: []string{"userid", "enable", "expire", "firstname", "lastname", "email", "groups", "comment"}, SortBy: "userid"}},
 	})
 
 	UserCreate = Declare[UserParams, any](Endpoint{

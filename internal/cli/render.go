@@ -63,6 +63,9 @@ func renderNumber(renderer string, f float64, loc *time.Location) (string, bool)
 	case "duration":
 		return renderDuration(f), true
 	case "timestamp":
+		if f == 0 {
+			return "", true // "never", for expiry dates
+		}
 		return time.Unix(int64(f), 0).In(loc).Format(time.DateTime), true
 	case "timestamp_gmt":
 		return time.Unix(int64(f), 0).UTC().Format(time.DateTime), true

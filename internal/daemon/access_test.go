@@ -333,3 +333,55 @@ acl:0:/storage/local:jane@pve!backup:PVEDatastoreUser:
 		t.Errorf("user.cfg after a round trip through the API:\n%s\nwant the lines of:\n%s", e.Data, pveFile)
 	}
 }
+
+// TestPveumCommands drives access control the way administrators do, with
+// pveum on the node's root socket.
+func TestPveumCommands(t *testing.T) {
+	td := startDaemon(t, "alpha")
+	writeGuest(t, td, "alpha", 100, "db")
+	sock := "--socket=" + td.cfg.Socket
+	steps := [][]string{
+		{"pveum", "group", "add", "dba", "--comment", "database admins"},
+		{"pveum", "user", "add", "frank@pve", "--groups", "dba", "--firstname", "Frank"},
+		{"pveum", "role", "add", "DBOperator", "--privs", "VM.Audit,VM.PowerMgmt"},
+		{"pveum", "acl", "modify", "/vms/100", "--roles", "DBOperator", "--groups", "dba"},
+		{"pveum", "pool", "add", "databases"},
+		{"pveum", "user", "token", "add", "frank@pve", "monitor", "--privsep", "0"},
+	}
+	for _, args := range steps {
+		if out, code := runCLI(t, append(args, sock)...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, out)
+		}
+	}
+	checks := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"pveum", "user", "list"}, []string{"frank@pve", "Frank", "dba"}},
+		{[]string{"pveum", "group", "list"}, []string{"dba", "frank@pve"}},
+		{[]string{"pveum", "acl", "list"}, []string{"/vms/100", "DBOperator", "dba"}},
+		{[]string{"pveum", "role", "list"}, []string{"DBOperator", "VM.PowerMgmt", "PVEVMAdmin"}},
+		{[]string{"pveum", "user", "token", "list", "frank@pve"}, []string{"monitor"}},
+		{[]string{"pveum", "user", "permissions", "frank@pve", "--path", "/vms/100"}, []string{"VM.PowerMgmt"}},
+		{[]string{"pveum", "pool", "list"}, []string{"databases"}},
+		{[]string{"pveum", "realm", "list"}, []string{"pam", "pve"}},
+	}
+	for _, c := range checks {
+		out, code := runCLI(t, append(c.args, sock)...)
+		for _, w := range c.want {
+			if code != 0 || !strings.Contains(out, w) {
+				t.Errorf("%v: exit %d, want %q in:\n%s", c.args, code, w, out)
+				break
+			}
+		}
+	}
+	if out, code := runCLI(t, "pveum", "acl", "delete", "/vms/100", "--roles", "DBOperator", "--groups", "dba", sock); code != 0 {
+		t.Errorf("acl delete: %d %s", code, out)
+	}
+	if out, _ := runCLI(t, "pveum", "acl", "list", sock); strings.Contains(out, "DBOperator") {
+		t.Errorf("acl delete left the grant:\n%s", out)
+	}
+	if out, code := runCLI(t, "pveum", "user", "add", "frank@pve", sock); code == 0 || !strings.Contains(out, "already exists") {
+		t.Errorf("adding a user twice: exit %d: %s", code, out)
+	}
+}
