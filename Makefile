@@ -58,6 +58,7 @@ lint:
 unit:
 	$(GO) test $(GOTEST_FLAGS) ./...
 	$(GO) test $(GOTEST_FLAGS) -tags pam ./internal/access/realm/pam/
+	$(GO) test $(GOTEST_FLAGS) -tags pam -run PAM ./internal/daemon/
 
 test: deps vet lint build unit
 

@@ -42,6 +42,28 @@ type Service struct {
 
 	mu    sync.Mutex
 	state *state
+
+	tokenLogMu sync.Mutex
+	tokenLog   map[string]time.Time // token id → when its use was last logged
+}
+
+// tokenLogInterval bounds how often the use of one token is logged: a
+// script calling the API in a loop would otherwise flood the log, yet
+// every token in use shows up.
+const tokenLogInterval = time.Minute
+
+func (s *Service) auditTokenUse(tokenID string) {
+	now := s.now()
+	s.tokenLogMu.Lock()
+	defer s.tokenLogMu.Unlock()
+	if last, ok := s.tokenLog[tokenID]; ok && now.Sub(last) < tokenLogInterval {
+		return
+	}
+	if s.tokenLog == nil || len(s.tokenLog) > 10000 {
+		s.tokenLog = map[string]time.Time{}
+	}
+	s.tokenLog[tokenID] = now
+	s.log.Info("API token used", "token", tokenID)
 }
 
 // state is what the service derived from the files at one tree version.
@@ -226,6 +248,7 @@ func (s *Service) VerifyToken(tokenID, secret string) (string, error) {
 		s.log.Info("API token refused", "token", tokenID)
 		return "", ErrToken
 	}
+	s.auditTokenUse(tokenID)
 	return user, nil
 }
 
