@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/internal/access/perm"
 	"github.com/hearth-virt/hearth/internal/access/realm"
+	"github.com/hearth-virt/hearth/internal/access/realm/openid"
 	"github.com/hearth-virt/hearth/internal/access/realm/pam"
 	"github.com/hearth-virt/hearth/internal/access/realm/pve"
 	"github.com/hearth-virt/hearth/internal/access/usercfg"
@@ -35,6 +37,12 @@ type Service struct {
 	// ClusterName names the cluster in login answers; set by the daemon
 	// before serving. Nil or "" for a standalone node.
 	ClusterName func() string
+
+	// HTTPClient reaches OpenID providers; nil means a default client
+	// with the system's CAs. Tests point it at their own provider.
+	HTTPClient    *http.Client
+	providersOnce sync.Once
+	providers     *openid.Providers
 
 	// pam checks the passwords of the host's accounts; without PAM built
 	// in it refuses with an explanation.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/hearth-virt/hearth/internal/access/realm/pve"
+	"github.com/hearth-virt/hearth/internal/access/tfa"
 	"github.com/hearth-virt/hearth/internal/access/usercfg"
 	"github.com/hearth-virt/hearth/internal/cfs"
 )
@@ -25,6 +26,8 @@ type txn struct {
 	shadow *pve.Shadow
 	tokens map[string]string
 	dom    *domains
+
+	tfaFile *tfa.File
 }
 
 type txnFile struct {
@@ -165,6 +168,15 @@ func (t *txn) ops() ([]cfs.Op, error) {
 	}
 	if t.tokens != nil {
 		if err := t.write(TokenPath, tokenSecretsBytes(t.tokens)); err != nil {
+			return nil, err
+		}
+	}
+	if t.tfaFile != nil {
+		data, err := t.tfaFile.Bytes()
+		if err != nil {
+			return nil, err
+		}
+		if err := t.write(TFAPath, data); err != nil {
 			return nil, err
 		}
 	}

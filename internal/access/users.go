@@ -38,7 +38,7 @@ func (s *Service) listUsers(_ context.Context, c *api.Call, in *api.UserListPara
 		return nil, err
 	}
 	domains := s.realmTypes(st)
-	locks := s.tfaLocks(st)
+	locks := s.tfaLocks()
 	out := []api.UserListItem{}
 	for _, id := range sortedKeys(st.users.Users) {
 		u := st.users.Users[id]
