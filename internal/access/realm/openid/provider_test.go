@@ -5,8 +5,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
-	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -15,14 +17,28 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/hearth-virt/hearth/internal/access/realm"
+	"github.com/hearth-virt/hearth/internal/access/realm/openid/openidtest"
 )
 
 const redirectURL = "https://hearth.example:8006/"
 
+// newClock returns the settable clock shared by the identity provider,
+// the Provider and the state store, so tests move time instead of sleeping.
+func newClock() *openidtest.Clock {
+	return openidtest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+}
+
+// s256 is the PKCE S256 code challenge of verifier (RFC 7636 4.2),
+// computed here independently of the identity provider.
+func s256(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
 // flow wires a Provider to a test identity provider with one shared clock.
 type flow struct {
-	idp   *testIdP
-	clock *fakeClock
+	idp   *openidtest.IdP
+	clock *openidtest.Clock
 	store StateStore
 	p     *Provider
 }
@@ -30,12 +46,12 @@ type flow struct {
 func newFlow(t *testing.T, edit func(*Config)) *flow {
 	t.Helper()
 	clock := newClock()
-	idp := newTestIdP(t, clock)
+	idp := openidtest.New(t, clock.Now)
 	cfg := &Config{
 		Realm:         "corp",
-		IssuerURL:     idp.issuer(),
-		ClientID:      idp.clientID,
-		ClientKey:     idp.clientSecret,
+		IssuerURL:     idp.Issuer(),
+		ClientID:      idp.ClientID(),
+		ClientKey:     idp.ClientSecret(),
 		UsernameClaim: "subject",
 		Scopes:        defaultScopes,
 		QueryUserinfo: true,
@@ -46,7 +62,7 @@ func newFlow(t *testing.T, edit func(*Config)) *flow {
 	}
 	// The server's certificate is only trusted by the test server's own
 	// client, so discovery succeeding shows the client is the one used.
-	p, err := NewProvider(t.Context(), cfg, idp.srv.Client())
+	p, err := NewProvider(t.Context(), cfg, idp.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,24 +78,17 @@ func (f *flow) authorize(t *testing.T) (state, code string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	browser := *f.idp.srv.Client()
-	browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := browser.Get(u)
+	// The provider sends the browser back to the redirect_uri asked for,
+	// which Authorize checks; that must be Hearth's.
+	parsed, err := url.Parse(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("authorize answered %s", resp.Status)
+	if got := parsed.Query().Get("redirect_uri"); got != redirectURL {
+		t.Fatalf("authorization URL redirects to %q, want %q", got, redirectURL)
 	}
-	back, err := resp.Location()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(back.String(), redirectURL) {
-		t.Fatalf("redirected to %s, want %s", back, redirectURL)
-	}
-	return back.Query().Get("state"), back.Query().Get("code")
+	code, state = f.idp.Authorize(t, u)
+	return state, code
 }
 
 func (f *flow) login(t *testing.T) (*Identity, error) {
@@ -112,7 +121,8 @@ func TestLoginFullFlowTakesUsernameFromConfiguredClaim(t *testing.T) {
 			if !slices.Equal(id.Groups, []string{"admins", "ops team"}) {
 				t.Errorf("groups %q", id.Groups)
 			}
-			verifiers, failures, infoCalls, q, auth := f.idp.snapshot()
+			obs := f.idp.Snapshot()
+			verifiers, failures, infoCalls, q, auth := obs.Verifiers, obs.PKCEFailures, obs.UserinfoCalls, obs.AuthQuery, obs.ClientAuth
 			if len(verifiers) != 1 || failures != 0 || s256(verifiers[0]) != q.Get("code_challenge") {
 				t.Errorf("provider saw verifiers %q (%d PKCE failures) for challenge %q", verifiers, failures, q.Get("code_challenge"))
 			}
@@ -132,7 +142,7 @@ func TestAuthURLAsksForCodeWithPKCEScopesPromptAndACR(t *testing.T) {
 		c.ACRValues = []string{"urn:mfa", "gold"}
 	})
 	state, _ := f.authorize(t)
-	_, _, _, q, _ := f.idp.snapshot()
+	q := f.idp.Snapshot().AuthQuery
 	for key, want := range map[string]string{
 		"response_type":         "code",
 		"client_id":             "hearth",
@@ -167,29 +177,29 @@ func TestLoginRejectsBadIDToken(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		set  func(idp *testIdP)
+		set  func(f *flow)
 		want string
 	}{
-		{"nonce", func(idp *testIdP) {
-			idp.editToken = func(c map[string]any) { c["nonce"] = "replayed" }
+		{"nonce", func(f *flow) {
+			f.idp.EditIDToken(func(c map[string]any) { c["nonce"] = "replayed" })
 		}, "id token nonce mismatch"},
-		{"expired", func(idp *testIdP) {
-			idp.editToken = func(c map[string]any) {
-				now := idp.clock.Now()
+		{"expired", func(f *flow) {
+			f.idp.EditIDToken(func(c map[string]any) {
+				now := f.clock.Now()
 				c["iat"], c["exp"] = now.Add(-time.Hour).Unix(), now.Add(-time.Minute).Unix()
-			}
+			})
 		}, "expired"},
-		{"audience", func(idp *testIdP) {
-			idp.editToken = func(c map[string]any) { c["aud"] = "someone-else" }
+		{"audience", func(f *flow) {
+			f.idp.EditIDToken(func(c map[string]any) { c["aud"] = "someone-else" })
 		}, "audience"},
-		{"issuer", func(idp *testIdP) {
-			idp.editToken = func(c map[string]any) { c["iss"] = "https://evil.example" }
+		{"issuer", func(f *flow) {
+			f.idp.EditIDToken(func(c map[string]any) { c["iss"] = "https://evil.example" })
 		}, "different provider"},
-		{"unpublished key", func(idp *testIdP) { idp.signKey = otherKey }, "signature"},
+		{"unpublished key", func(f *flow) { f.idp.SignWith(otherKey) }, "signature"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFlow(t, nil)
-			f.idp.set(tc.set)
+			tc.set(f)
 			id, err := f.login(t)
 			if err == nil {
 				t.Fatalf("login succeeded as %q", id.Username)
@@ -212,7 +222,7 @@ func TestLoginStateIsSingleUse(t *testing.T) {
 	if !errors.Is(err, ErrUnknownState) || !strings.Contains(err.Error(), "unknown or expired state") {
 		t.Fatalf("second login with the same state: %v", err)
 	}
-	if v, _, _, _, _ := f.idp.snapshot(); len(v) != 1 {
+	if v := f.idp.Snapshot().Verifiers; len(v) != 1 {
 		t.Errorf("provider got %d token requests, want 1", len(v))
 	}
 }
@@ -224,14 +234,14 @@ func TestLoginStateExpiresAfterTTL(t *testing.T) {
 	if _, err := f.p.Login(t.Context(), f.store, state, code, redirectURL); !errors.Is(err, ErrUnknownState) {
 		t.Fatalf("login after the state expired: %v", err)
 	}
-	if v, _, _, _, _ := f.idp.snapshot(); len(v) != 0 {
+	if v := f.idp.Snapshot().Verifiers; len(v) != 0 {
 		t.Errorf("provider was asked to redeem a code for an expired state")
 	}
 }
 
 func TestLoginStateMustMatchRealmAndRedirectURL(t *testing.T) {
 	f := newFlow(t, nil)
-	other, err := NewProvider(t.Context(), &Config{Realm: "other", IssuerURL: f.idp.issuer(), ClientID: "hearth"}, f.idp.srv.Client())
+	other, err := NewProvider(t.Context(), &Config{Realm: "other", IssuerURL: f.idp.Issuer(), ClientID: "hearth"}, f.idp.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +275,8 @@ func TestLoginWithWrongVerifierIsRefusedByProvider(t *testing.T) {
 	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
 		t.Fatalf("login with a wrong verifier: %v", err)
 	}
-	verifiers, failures, _, _, _ := f.idp.snapshot()
+	obs := f.idp.Snapshot()
+	verifiers, failures := obs.Verifiers, obs.PKCEFailures
 	if failures != 1 || !slices.Equal(verifiers, []string{pending.Verifier}) {
 		t.Errorf("provider saw verifiers %q with %d PKCE failures; want exactly the stored one, refused", verifiers, failures)
 	}
@@ -277,7 +288,7 @@ func TestLoginWithoutUserinfoUsesIDTokenOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, calls, _, _ := f.idp.snapshot(); calls != 0 {
+	if calls := f.idp.Snapshot().UserinfoCalls; calls != 0 {
 		t.Errorf("userinfo asked %d times", calls)
 	}
 	if _, ok := id.Claims["locale"]; ok {
@@ -287,7 +298,7 @@ func TestLoginWithoutUserinfoUsesIDTokenOnly(t *testing.T) {
 
 func TestLoginRejectsUserinfoForAnotherSubject(t *testing.T) {
 	f := newFlow(t, nil)
-	f.idp.set(func(idp *testIdP) { idp.userinfo["sub"] = "someone-else" })
+	f.idp.SetUserinfo("sub", "someone-else")
 	if _, err := f.login(t); err == nil || !errors.Is(err, realm.ErrAuth) {
 		t.Fatalf("userinfo of another subject accepted: %v", err)
 	}
@@ -305,7 +316,7 @@ func TestLoginUsernameClaimProblems(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFlow(t, func(c *Config) { c.UsernameClaim = tc.claim })
-			f.idp.setUser("preferred_username", tc.value)
+			f.idp.SetUser("preferred_username", tc.value)
 			_, err := f.login(t)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want %q", err, tc.want)
@@ -316,45 +327,45 @@ func TestLoginUsernameClaimProblems(t *testing.T) {
 
 func TestPublicClientNamesItselfInTheBody(t *testing.T) {
 	f := newFlow(t, func(c *Config) { c.ClientKey = "" })
-	f.idp.set(func(idp *testIdP) { idp.clientSecret = "" })
+	f.idp.SetClientSecret("")
 	if _, err := f.login(t); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, _, auth := f.idp.snapshot(); auth != "post" {
+	if auth := f.idp.Snapshot().ClientAuth; auth != "post" {
 		t.Errorf("client authenticated by %s, want post", auth)
 	}
 }
 
 func TestNewProviderRejectsIssuerMismatch(t *testing.T) {
-	idp := newTestIdP(t, newClock())
-	_, err := NewProvider(t.Context(), &Config{Realm: "corp", IssuerURL: idp.issuer() + "/", ClientID: "hearth"}, idp.srv.Client())
+	idp := openidtest.New(t, newClock().Now)
+	_, err := NewProvider(t.Context(), &Config{Realm: "corp", IssuerURL: idp.Issuer() + "/", ClientID: "hearth"}, idp.Client())
 	if err == nil || !strings.Contains(err.Error(), "realm corp") {
 		t.Fatalf("issuer with a trailing slash accepted: %v", err)
 	}
 }
 
 func TestProvidersReuseDiscoveryUntilConfigChanges(t *testing.T) {
-	idp := newTestIdP(t, newClock())
-	ps := NewProviders(idp.srv.Client())
-	cfg := &Config{Realm: "corp", IssuerURL: idp.issuer(), ClientID: "hearth"}
+	idp := openidtest.New(t, newClock().Now)
+	ps := NewProviders(idp.Client())
+	cfg := &Config{Realm: "corp", IssuerURL: idp.Issuer(), ClientID: "hearth"}
 	ctx := context.Background()
 	a, err := ps.Get(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := ps.Get(ctx, &Config{Realm: "corp", IssuerURL: idp.issuer(), ClientID: "hearth", Scopes: []string{"email", "profile"}})
+	b, err := ps.Get(ctx, &Config{Realm: "corp", IssuerURL: idp.Issuer(), ClientID: "hearth", Scopes: []string{"email", "profile"}})
 	if err != nil || b != a {
 		t.Fatalf("same configuration gave a new provider (%v)", err)
 	}
 	if got := b.Config().Scopes; !slices.Equal(got, defaultScopes) {
 		t.Errorf("scopes %q: openid must be implied", got)
 	}
-	c, err := ps.Get(ctx, &Config{Realm: "corp", IssuerURL: idp.issuer(), ClientID: "hearth", Prompt: "login"})
+	c, err := ps.Get(ctx, &Config{Realm: "corp", IssuerURL: idp.Issuer(), ClientID: "hearth", Prompt: "login"})
 	if err != nil || c == a {
 		t.Fatalf("changed configuration kept the old provider (%v)", err)
 	}
 	ps.Forget("corp")
-	d, err := ps.Get(ctx, &Config{Realm: "corp", IssuerURL: idp.issuer(), ClientID: "hearth", Prompt: "login"})
+	d, err := ps.Get(ctx, &Config{Realm: "corp", IssuerURL: idp.Issuer(), ClientID: "hearth", Prompt: "login"})
 	if err != nil || d == c {
 		t.Fatalf("forgotten realm kept its provider (%v)", err)
 	}
