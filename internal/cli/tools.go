@@ -230,15 +230,20 @@ func (r *run) call(ctx context.Context, ep *api.Endpoint, cmd *api.Command, raw 
 func (r *run) askSecrets(ep *api.Endpoint, raw schema.Raw) error {
 	for _, name := range ep.Params.Names() {
 		s := ep.Params[name]
-		if !s.Sensitive || s.Optional {
+		if !s.Sensitive {
 			continue
 		}
 		if _, given := raw[name]; given {
 			continue
 		}
 		// Talking to the local node, --password-file is free for the call's
-		// own password (pvecm add); with --host it is the login's.
-		if name == "password" && r.opts.passwordFile != "" && r.opts.host == "" {
+		// own password (pvecm add, pveum user add); with --host it is the
+		// login's. Other optional secrets are only sent when given.
+		fromFile := name == "password" && r.opts.passwordFile != "" && r.opts.host == ""
+		if s.Optional && !fromFile {
+			continue
+		}
+		if fromFile {
 			b, err := os.ReadFile(r.opts.passwordFile)
 			if err != nil {
 				return fmt.Errorf("reading the password file: %w", err)

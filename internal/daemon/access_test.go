@@ -340,9 +340,13 @@ func TestPveumCommands(t *testing.T) {
 	td := startDaemon(t, "alpha")
 	writeGuest(t, td, "alpha", 100, "db")
 	sock := "--socket=" + td.cfg.Socket
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("frank-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	steps := [][]string{
 		{"pveum", "group", "add", "dba", "--comment", "database admins"},
-		{"pveum", "user", "add", "frank@pve", "--groups", "dba", "--firstname", "Frank"},
+		{"pveum", "user", "add", "frank@pve", "--groups", "dba", "--firstname", "Frank", "--password-file", pw},
 		{"pveum", "role", "add", "DBOperator", "--privs", "VM.Audit,VM.PowerMgmt"},
 		{"pveum", "acl", "modify", "/vms/100", "--roles", "DBOperator", "--groups", "dba"},
 		{"pveum", "pool", "add", "databases"},
@@ -375,6 +379,7 @@ func TestPveumCommands(t *testing.T) {
 			}
 		}
 	}
+	td.loginAs(t, "frank@pve", "frank-secret")
 	if out, code := runCLI(t, "pveum", "acl", "delete", "/vms/100", "--roles", "DBOperator", "--groups", "dba", sock); code != 0 {
 		t.Errorf("acl delete: %d %s", code, out)
 	}
