@@ -359,11 +359,7 @@ func (s *Service) updateTFA(ctx context.Context, c *api.Call, in *api.TFAEntryPa
 	if err := s.confirmTFAChange(ctx, c, in.Password); err != nil {
 		return nil, err
 	}
-	err := s.edit(ctx, func(t *txn) error {
-		f, err := t.tfa()
-		if err != nil {
-			return err
-		}
+	err := s.editTFA(ctx, func(f *tfa.File) error {
 		return tfaAPIError("id", f.Update(in.UserID, in.ID, in.Description, in.Enable))
 	})
 	if err == nil {
@@ -372,17 +368,22 @@ func (s *Service) updateTFA(ctx context.Context, c *api.Call, in *api.TFAEntryPa
 	return nil, err
 }
 
-func (s *Service) deleteTFA(ctx context.Context, c *api.Call, in *api.TFADeleteParams) (any, error) {
-	if err := s.confirmTFAChange(ctx, c, in.Password); err != nil {
-		return nil, err
-	}
-	err := s.edit(ctx, func(t *txn) error {
+// editTFA is edit for changes to priv/tfa.cfg alone.
+func (s *Service) editTFA(ctx context.Context, fn func(*tfa.File) error) error {
+	return s.edit(ctx, func(t *txn) error {
 		f, err := t.tfa()
 		if err != nil {
 			return err
 		}
-		return tfaAPIError("id", f.Delete(in.UserID, in.ID))
+		return fn(f)
 	})
+}
+
+func (s *Service) deleteTFA(ctx context.Context, c *api.Call, in *api.TFADeleteParams) (any, error) {
+	if err := s.confirmTFAChange(ctx, c, in.Password); err != nil {
+		return nil, err
+	}
+	err := s.editTFA(ctx, func(f *tfa.File) error { return tfaAPIError("id", f.Delete(in.UserID, in.ID)) })
 	if err == nil {
 		s.auditChange(c, "second factor removed", "target", in.UserID, "id", in.ID)
 	}
@@ -416,11 +417,7 @@ func (s *Service) userTFATypes(_ context.Context, _ *api.Call, in *api.UserTFAPa
 
 func (s *Service) unlockTFA(ctx context.Context, c *api.Call, in *api.UserIDParam) (int, error) {
 	was := false
-	err := s.edit(ctx, func(t *txn) error {
-		f, err := t.tfa()
-		if err != nil {
-			return err
-		}
+	err := s.editTFA(ctx, func(f *tfa.File) error {
 		was = f.Unlock(in.UserID)
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/internal/access/realm/pve"
 	"github.com/hearth-virt/hearth/internal/access/tfa"
 	"github.com/hearth-virt/hearth/internal/access/usercfg"
@@ -137,6 +138,18 @@ func (t *txn) Shadow() (*pve.Shadow, error) {
 		t.shadow, _ = pve.ParseShadow(data)
 	}
 	return t.shadow, nil
+}
+
+// setPassword sets a pve realm password in priv/shadow.cfg.
+func (t *txn) setPassword(userid, password string) error {
+	sh, err := t.Shadow()
+	if err != nil {
+		return err
+	}
+	if err := sh.SetPassword(userid, password); err != nil {
+		return api.ParamError("password", "%v", err)
+	}
+	return nil
 }
 
 // Tokens returns the token secrets by full token id.

@@ -108,13 +108,7 @@ func (s *Service) createUser(ctx context.Context, c *api.Call, in *api.UserParam
 			}
 		}
 		if in.Password != "" {
-			sh, err := t.Shadow()
-			if err != nil {
-				return err
-			}
-			if err := sh.SetPassword(in.UserID, in.Password); err != nil {
-				return api.ParamError("password", "%v", err)
-			}
+			return t.setPassword(in.UserID, in.Password)
 		}
 		return nil
 	})
@@ -429,16 +423,7 @@ func (s *Service) changePassword(ctx context.Context, c *api.Call, in *api.Passw
 	}
 	switch s.realmTypes(st)[realm] {
 	case "pve":
-		err = s.edit(ctx, func(t *txn) error {
-			sh, err := t.Shadow()
-			if err != nil {
-				return err
-			}
-			if err := sh.SetPassword(in.UserID, in.Password); err != nil {
-				return api.ParamError("password", "%v", err)
-			}
-			return nil
-		})
+		err = s.edit(ctx, func(t *txn) error { return t.setPassword(in.UserID, in.Password) })
 	case "pam":
 		err = s.setPAMPassword(ctx, in.UserID, in.Password)
 	default:
