@@ -80,6 +80,12 @@ func (s *Store) run(ctx context.Context, req ForwardRequest) (ForwardResult, err
 			if lost {
 				return ForwardResult{}, fmt.Errorf("%w (lost contact with the leader %s; the write may or may not take effect)", ErrNoQuorum, id)
 			}
+			if errors.Is(err, ErrLeaderStarting) && time.Now().Before(deadline) {
+				if !sleepCtx(ctx, time.Duration(10*(attempt+1))*time.Millisecond) {
+					return ForwardResult{}, ctx.Err()
+				}
+				continue
+			}
 			if err != nil {
 				return ForwardResult{}, fmt.Errorf("cfs: forwarding to the leader %s: %w; the write may or may not take effect", id, err)
 			}

@@ -34,6 +34,10 @@ var (
 	// not be handed to it (no Config.Forward), or a node that just lost
 	// the leadership refused forwarded work.
 	ErrNotLeader = errors.New("cfs: this node is not the leader")
+	// ErrLeaderStarting means the leader's node refused a forwarded
+	// request before handling it because it is still starting; the
+	// request had no effect and is tried again.
+	ErrLeaderStarting = errors.New("cfs: the leader's node is still starting")
 	// ErrClosed is returned by operations on a closed Store.
 	ErrClosed = errors.New("cfs: store is closed")
 )

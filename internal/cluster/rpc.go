@@ -62,6 +62,11 @@ func (p *Peers) Forward(ctx context.Context, leader cfs.Server, req cfs.ForwardR
 		return cfs.ForwardResult{}, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		// A node answers 503 to everything until it has started; it did not
+		// look at the request.
+		return cfs.ForwardResult{}, fmt.Errorf("leader %s: %w", leader.ID, cfs.ErrLeaderStarting)
+	}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return cfs.ForwardResult{}, fmt.Errorf("leader %s answered %s: %s", leader.ID, resp.Status, bytes.TrimSpace(msg))
