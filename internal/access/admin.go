@@ -12,6 +12,7 @@ import (
 	"github.com/hearth-virt/hearth/internal/access/perm"
 	"github.com/hearth-virt/hearth/internal/access/privs"
 	"github.com/hearth-virt/hearth/internal/access/usercfg"
+	"github.com/hearth-virt/hearth/internal/guestconf"
 )
 
 // usercfgError maps the mutation helpers' errors onto API errors.
@@ -333,10 +334,10 @@ func (s *Service) poolMembers(c *api.Call, p *usercfg.Pool, typ string) []api.Po
 	guests := s.guests()
 	for _, vmid := range p.VMs {
 		g, ok := guests[vmid]
-		if !ok || (typ != "" && typ != g.kind) || !c.Perm.Has("/vms/"+strconv.Itoa(vmid), "VM.Audit") {
+		if !ok || (typ != "" && typ != g.Kind) || !c.Perm.Has("/vms/"+strconv.Itoa(vmid), "VM.Audit") {
 			continue
 		}
-		out = append(out, api.PoolMember{ID: g.kind + "/" + strconv.Itoa(vmid), Type: g.kind, Node: g.node, VMID: vmid})
+		out = append(out, api.PoolMember{ID: g.Kind + "/" + strconv.Itoa(vmid), Type: g.Kind, Node: g.Node, VMID: vmid})
 	}
 	if typ == "" || typ == "storage" {
 		for _, sid := range p.Storages {
@@ -349,30 +350,12 @@ func (s *Service) poolMembers(c *api.Call, p *usercfg.Pool, typ string) []api.Po
 	return out
 }
 
-type guestRef struct{ kind, node string }
-
-// guests finds every guest config in the cluster: qemu-server and lxc
-// directories under each node.
-func (s *Service) guests() map[int]guestRef {
-	out := map[int]guestRef{}
-	nodes, err := s.store.List("nodes")
-	if err != nil {
-		return out
-	}
-	for _, n := range nodes {
-		node := n.Path[strings.LastIndexByte(n.Path, '/')+1:]
-		for dir, kind := range map[string]string{"qemu-server": "qemu", "lxc": "lxc"} {
-			files, err := s.store.List(n.Path + "/" + dir)
-			if err != nil {
-				continue
-			}
-			for _, f := range files {
-				name := f.Path[strings.LastIndexByte(f.Path, '/')+1:]
-				if id, err := strconv.Atoi(strings.TrimSuffix(name, ".conf")); err == nil && strings.HasSuffix(name, ".conf") {
-					out[id] = guestRef{kind: kind, node: node}
-				}
-			}
-		}
+// guests finds every guest of the cluster by id.
+func (s *Service) guests() map[int]guestconf.Guest {
+	out := map[int]guestconf.Guest{}
+	list, _ := guestconf.List(s.store) // a tree without nodes has no guests
+	for _, g := range list {
+		out[g.VMID] = g
 	}
 	return out
 }

@@ -242,7 +242,8 @@ func (s *Service) updateDomain(ctx context.Context, c *api.Call, in *api.Params)
 	p := *in
 	realm, _ := p["realm"].(string)
 	digest, _ := p["digest"].(string)
-	deletes := splitIDs(fmt.Sprint(orEmpty(p["delete"])))
+	del, _ := p["delete"].(string)
+	deletes := splitIDs(del)
 	err := s.edit(ctx, func(t *txn) error {
 		d, err := t.domains()
 		if err != nil {
@@ -298,13 +299,6 @@ func (s *Service) updateDomain(ctx context.Context, c *api.Call, in *api.Params)
 		s.auditChange(c, "realm changed", "realm", realm)
 	}
 	return nil, err
-}
-
-func orEmpty(v any) any {
-	if v == nil {
-		return ""
-	}
-	return v
 }
 
 // clearDefault leaves only realm marked as the login form's default.

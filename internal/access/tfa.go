@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,7 +100,7 @@ func (s *Service) tfaChallenge(st *state, userid string) (string, bool, error) {
 			if err != nil {
 				return "", false, fmt.Errorf("realm %s has a bad tfa setting: %w", realmName, err)
 			}
-			if typ != "" && !containsString(f.Types(userid), typ) {
+			if typ != "" && !slices.Contains(f.Types(userid), typ) {
 				return "", false, fmt.Errorf("%w: realm %s requires a %s second factor and the user has none", errTFA, realmName, typ)
 			}
 		}
@@ -186,21 +187,24 @@ func (s *Service) tfaLocks() map[string]tfaLock {
 	out := map[string]tfaLock{}
 	now := s.now()
 	for _, u := range f.Users() {
-		l := f.Lock(u, now)
-		if !l.TOTPLocked && l.LockedUntil == 0 {
-			continue
+		if l, locked := lockFields(f.Lock(u, now)); locked {
+			out[u] = l
 		}
-		var tl tfaLock
-		if l.LockedUntil != 0 {
-			tl.until = &l.LockedUntil
-		}
-		if l.TOTPLocked {
-			one := 1
-			tl.totp = &one
-		}
-		out[u] = tl
 	}
 	return out
+}
+
+// lockFields turns a lock state into the optional fields of the API.
+func lockFields(l tfa.LockState) (tfaLock, bool) {
+	var out tfaLock
+	if l.LockedUntil != 0 {
+		out.until = &l.LockedUntil
+	}
+	if l.TOTPLocked {
+		one := 1
+		out.totp = &one
+	}
+	return out, out.until != nil || out.totp != nil
 }
 
 func tfaEntry(e tfa.Entry) api.TFAEntry {
@@ -256,15 +260,8 @@ func (s *Service) listTFA(_ context.Context, c *api.Call, _ *api.NoParams) ([]ap
 		for _, e := range f.List(u) {
 			row.Entries = append(row.Entries, tfaEntry(e))
 		}
-		if l := f.Lock(u, now); l.LockedUntil != 0 || l.TOTPLocked {
-			if l.LockedUntil != 0 {
-				row.TFALockedUntil = &l.LockedUntil
-			}
-			if l.TOTPLocked {
-				one := 1
-				row.TOTPLocked = &one
-			}
-		}
+		l, _ := lockFields(f.Lock(u, now))
+		row.TFALockedUntil, row.TOTPLocked = l.until, l.totp
 		out = append(out, row)
 	}
 	return out, nil
@@ -425,13 +422,4 @@ func (s *Service) unlockTFA(ctx context.Context, c *api.Call, in *api.UserIDPara
 		s.auditChange(c, "second factors unlocked", "target", in.UserID)
 	}
 	return b2i(was), err
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

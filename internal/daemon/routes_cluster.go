@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 
 	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/internal/cluster"
 	"github.com/hearth-virt/hearth/internal/datacenter"
+	"github.com/hearth-virt/hearth/internal/guestconf"
 	"github.com/hearth-virt/hearth/internal/pki"
 )
 
@@ -107,26 +107,15 @@ func (d *Daemon) nodeFingerprint(node string) string {
 }
 
 // usedVMIDs collects the guest ids that have a config anywhere in the
-// cluster.
+// cluster, with their kind.
 func (d *Daemon) usedVMIDs() (map[int]string, error) {
-	used := map[int]string{}
-	nodes, err := d.store.List("nodes")
+	guests, err := guestconf.List(d.store)
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range nodes {
-		for _, kind := range []string{"qemu-server", "lxc"} {
-			files, err := d.store.List(n.Path + "/" + kind)
-			if err != nil {
-				continue // a node without that directory has no such guests
-			}
-			for _, f := range files {
-				name := f.Path[strings.LastIndexByte(f.Path, '/')+1:]
-				if id, err := strconv.Atoi(strings.TrimSuffix(name, ".conf")); err == nil && strings.HasSuffix(name, ".conf") {
-					used[id] = kind
-				}
-			}
-		}
+	used := map[int]string{}
+	for _, g := range guests {
+		used[g.VMID] = g.Kind
 	}
 	return used, nil
 }
@@ -193,51 +182,24 @@ func (d *Daemon) resources(ctx context.Context, c *api.Call, in *api.ResourcesPa
 // configuration files. Their run state arrives with the guest runtimes
 // and the status loop; until then a guest shows as stopped.
 func (d *Daemon) guestResources(c *api.Call) []api.Resource {
+	guests, _ := guestconf.List(d.store) // a tree without nodes has no guests
 	var out []api.Resource
-	nodes, err := d.store.List("nodes")
-	if err != nil {
-		return nil
-	}
-	for _, n := range nodes {
-		node := n.Path[strings.LastIndexByte(n.Path, '/')+1:]
-		for _, g := range []struct{ dir, kind, nameKey string }{{"qemu-server", "qemu", "name"}, {"lxc", "lxc", "hostname"}} {
-			files, err := d.store.List(n.Path + "/" + g.dir)
-			if err != nil {
-				continue
-			}
-			for _, f := range files {
-				base := f.Path[strings.LastIndexByte(f.Path, '/')+1:]
-				id, err := strconv.Atoi(strings.TrimSuffix(base, ".conf"))
-				if err != nil || !strings.HasSuffix(base, ".conf") || !c.Perm.Has("/vms/"+strconv.Itoa(id), "VM.Audit") {
-					continue
-				}
-				r := api.Resource{ID: g.kind + "/" + strconv.Itoa(id), Type: g.kind, Node: node, VMID: id, Status: "stopped",
-					Pool: d.access.PoolOf(id)}
-				if e, err := d.store.Get(f.Path); err == nil {
-					r.Name = configValue(e.Data, g.nameKey)
-					r.Tags = configValue(e.Data, "tags")
-					r.Lock = configValue(e.Data, "lock")
-					if configValue(e.Data, "template") == "1" {
-						r.Template = ptr(1)
-					}
-				}
-				out = append(out, r)
-			}
+	for _, g := range guests {
+		if !c.Perm.Has("/vms/"+strconv.Itoa(g.VMID), "VM.Audit") {
+			continue
 		}
+		nameKey := "name"
+		if g.Kind == "lxc" {
+			nameKey = "hostname"
+		}
+		data := g.Entry.Data
+		r := api.Resource{ID: g.Kind + "/" + strconv.Itoa(g.VMID), Type: g.Kind, Node: g.Node, VMID: g.VMID, Status: "stopped",
+			Pool: d.access.PoolOf(g.VMID), Name: guestconf.Value(data, nameKey), Tags: guestconf.Value(data, "tags"),
+			Lock: guestconf.Value(data, "lock")}
+		if guestconf.Value(data, "template") == "1" {
+			r.Template = ptr(1)
+		}
+		out = append(out, r)
 	}
 	return out
-}
-
-// configValue reads a top-level key of a guest configuration (the part
-// before the first snapshot or pending section).
-func configValue(data []byte, key string) string {
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "[") {
-			break
-		}
-		if k, v, ok := strings.Cut(line, ":"); ok && k == key {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }

@@ -3,17 +3,14 @@ package datacenter
 import (
 	"bufio"
 	"bytes"
-	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/api/schema"
+	"github.com/hearth-virt/hearth/internal/guestconf"
 )
-
-// guestDirs are the directories below nodes/<node>/ holding guest
-// configurations, whose tags count as "existing".
-var guestDirs = []string{"qemu-server", "lxc"}
 
 // allowedTags lists, sorted, the tags the caller may put on guests: the
 // allowed-tags entry of GET /cluster/options, which the web interface
@@ -56,27 +53,11 @@ func (s *service) allowedTags(cfg *Config, c *api.Call) []string {
 // guestTags collects the tags of every guest configuration in the tree
 // that the caller holds VM.Audit on.
 func (s *service) guestTags(c *api.Call) []string {
-	nodes, err := s.store.List("nodes")
-	if err != nil {
-		return nil
-	}
+	guests, _ := guestconf.List(s.store) // a tree without nodes has no guests
 	var tags []string
-	for _, n := range nodes {
-		if !n.Dir {
-			continue
-		}
-		for _, dir := range guestDirs {
-			confs, err := s.store.List(n.Path + "/" + dir)
-			if err != nil {
-				continue
-			}
-			for _, e := range confs {
-				vmid, ok := strings.CutSuffix(path.Base(e.Path), ".conf")
-				if !ok || e.Dir || schema.CheckFormat("pve-vmid", vmid) != nil || !has(c, "/vms/"+vmid, "VM.Audit") {
-					continue
-				}
-				tags = append(tags, configTags(e.Data)...)
-			}
+	for _, g := range guests {
+		if has(c, "/vms/"+strconv.Itoa(g.VMID), "VM.Audit") {
+			tags = append(tags, configTags(g.Entry.Data)...)
 		}
 	}
 	return tags
