@@ -41,6 +41,12 @@ type Endpoint struct {
 	// NoCSRF exempts a ticket-authenticated non-GET call from the CSRF
 	// header check (login and uploads).
 	NoCSRF bool
+	// Upload names the parameter that carries a file sent as
+	// multipart/form-data. The server streams that part to the handler
+	// (Call.Upload) instead of reading it into memory, and the part's file
+	// name becomes the parameter's value. The file part must come after
+	// the other fields.
+	Upload string
 	// CLI places the call in the command-line tools.
 	CLI []Command
 
@@ -104,6 +110,9 @@ type Call struct {
 	Perm Checker
 	// RemoteAddr is the client's address, for audit logs.
 	RemoteAddr string
+	// Upload is the streamed file of an Upload endpoint sent as
+	// multipart/form-data; nil otherwise.
+	Upload *Upload
 }
 
 // Checker answers permission questions for one caller.

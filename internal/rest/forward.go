@@ -41,10 +41,17 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, node string, ra
 	if raw.body != nil {
 		body = bytes.NewReader(raw.body)
 	}
+	if raw.rest != nil {
+		// An upload: its form fields were read here, the file was not.
+		body = io.MultiReader(bytes.NewReader(raw.body), raw.rest)
+	}
 	req, err := http.NewRequestWithContext(r.Context(), r.Method, url, body)
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if raw.rest != nil {
+		req.ContentLength = r.ContentLength
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		req.Header.Set("Content-Type", ct)

@@ -18,6 +18,9 @@ import (
 type rawRequest struct {
 	params schema.Raw
 	body   []byte // the body as read, kept for forwarding
+	// rest is the unread remainder of the body after body, for uploads,
+	// whose file is streamed rather than read here.
+	rest io.Reader
 }
 
 // readParams merges the query string and the body. The body is JSON when

@@ -139,7 +139,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) s
 		s.fail(w, r, err)
 		return ""
 	}
-	raw, err := readParams(r, s.cfg.MaxBody)
+	var raw *rawRequest
+	var upload *api.Upload
+	if route.Upload != "" && isMultipart(r) {
+		raw, upload, err = readUpload(r, route.Upload, s.cfg.MaxBody)
+	} else {
+		raw, err = readParams(r, s.cfg.MaxBody)
+	}
 	if err == nil {
 		err = mergePathParams(raw.params, pathParams)
 	}
@@ -152,7 +158,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) s
 		s.fail(w, r, &api.Error{Status: http.StatusBadRequest, Message: api.ParamVerificationFailed, Errors: errs})
 		return id.user
 	}
-	call := &api.Call{User: id.user, Token: id.token, Node: s.cfg.Node, RemoteAddr: r.RemoteAddr}
+	call := &api.Call{User: id.user, Token: id.token, Node: s.cfg.Node, RemoteAddr: r.RemoteAddr, Upload: upload}
 	if id.user != "" {
 		call.Perm = s.cfg.Auth.Checker(id.user, id.token)
 	}
@@ -187,10 +193,26 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, route *api.Route
 		if call.Token != "" {
 			user = call.Token
 		}
+		if up := call.Upload; up != nil {
+			run := task.Run
+			task.Run = func(ctx context.Context, log api.TaskLog) error {
+				defer up.Close()
+				return run(ctx, log)
+			}
+		}
 		upid, err := s.cfg.Tasks.Start(user, task)
 		if err != nil {
 			s.fail(w, r, fmt.Errorf("starting task: %w", err))
 			return
+		}
+		if call.Upload != nil {
+			// The task reads the file from this request's body: answer
+			// only when it has, or the body would be cut off.
+			select {
+			case <-call.Upload.Done():
+			case <-ctx.Done():
+				return
+			}
 		}
 		s.gzip.writeJSON(w, r, upid, nil)
 		return

@@ -117,6 +117,9 @@ type fakeRunner struct{ started []string }
 
 func (f *fakeRunner) Start(user string, t api.Task) (string, error) {
 	f.started = append(f.started, user+" "+t.Type)
+	if t.Run != nil {
+		go t.Run(context.Background(), nopLog{})
+	}
 	return "UPID:n1:00000001:00000002:00000003:" + t.Type + ":" + t.ID + ":" + user + ":", nil
 }
 
@@ -144,6 +147,7 @@ func testRoutes(node string) []api.Route {
 		task.Handle(func(ctx context.Context, c *api.Call, in *api.NodeParam) (api.Task, error) {
 			return api.Task{Type: "work", ID: "100"}, nil
 		}),
+		uploadTask.Handle(uploadHandler(node)),
 	}
 }
 
