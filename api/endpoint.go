@@ -72,12 +72,18 @@ type Command struct {
 	// not imply one: "node", "vmid", "storage", "upid", "path", "file".
 	Complete map[string]string
 	// Output picks a special printer: "" (by schema), "log" (task log
-	// lines), "raw" (strings as they are).
+	// lines), "raw" (strings as they are), "created" (a new object's id,
+	// as "successfully created '<id>'").
 	Output string
 }
 
 // LocalNode is the Fixed value meaning "the node the CLI talks to".
 const LocalNode = "<local>"
+
+// StorageOfVolume is the Fixed value meaning "the storage of the volume
+// id given as the volume parameter", for pvesm commands that take a
+// volume id alone.
+const StorageOfVolume = "<storage-of-volume>"
 
 // Key identifies an endpoint uniquely.
 func (e *Endpoint) Key() string { return e.Method + " " + e.Path }

@@ -18,46 +18,51 @@ type format func(v string) error
 // Proxmox VE so that clients validating against its schema agree with us.
 // This table is read-only after package initialisation.
 var formats = map[string]format{
-	"pve-node":             reFormat("node name", `(?i:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)`, "letters, digits and inner hyphens"),
-	"pve-vmid":             checkVMID,
-	"pve-configid":         reFormat("configuration key", `(?i:[a-z][a-z0-9_-]+)`, "a letter followed by letters, digits, '_' or '-'"),
-	"pve-storage-id":       reFormat("storage id", `(?i:[a-z][a-z0-9._-]*[a-z0-9])`, "a letter, then letters, digits, '.', '_' or '-', ending in a letter or digit"),
-	"pve-userid":           checkUserID,
-	"pve-tokenid":          checkTokenID,
-	"pve-token-name":       checkTokenName,
-	"pve-realm":            checkRealm,
-	"pve-poolid":           reFormat("pool id", `[A-Za-z0-9.\-_]+(?:/[A-Za-z0-9.\-_]+){0,2}`, "up to three '/'-separated levels of letters, digits, '.', '-' or '_'"),
-	"pve-groupid":          reFormat("group id", `[A-Za-z0-9.\-_]+`, "letters, digits, '.', '-' or '_'"),
-	"pve-roleid":           reFormat("role id", `[A-Za-z0-9.\-_]+`, "letters, digits, '.', '-' or '_'"),
-	"pve-iface":            reFormat("interface name", `[a-zA-Z][a-zA-Z0-9_]{1,20}(?:[:.]\d+)?`, "an interface name: a letter, then 1 to 20 letters, digits or '_', optionally '.<vlan>' or ':<n>'"),
-	"pve-bridge-id":        reFormat("bridge name", `[-_.\w]+`, "letters, digits, '.', '-' or '_'"),
-	"pve-tag":              reFormat("tag", `(?i:[a-z0-9_][a-z0-9_\-+.]*)`, "letters, digits, '_', '-', '+' or '.', not starting with '-', '+' or '.'"),
-	"pve-storage-content":  enumFormat("images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import", "none"),
-	"pve-task-status-type": enumFormat("ok", "error", "warning", "unknown"),
-	"pve-priv":             reFormat("privilege name", `[A-Z][A-Za-z]+\.[A-Za-z.]+`, "a privilege name such as VM.Audit"),
-	"pve-volume-id":        checkVolumeID,
-	"pve-storage-path":     checkAbsPath,
-	"pve-upid":             checkUPIDShape,
-	"mac-addr":             checkMAC,
-	"mac-prefix":           reFormat("MAC address prefix", `(?i:[a-f0-9][02468ace](?::[a-f0-9]{2}){0,2}(?::[a-f0-9]?)?)`, "one to three octets of a unicast MAC address, optionally followed by one more hex digit, such as BC:24:11 or BC:24:11:0"),
-	"ipv4":                 ipFormat(4),
-	"ipv6":                 ipFormat(6),
-	"ip":                   ipFormat(0),
-	"address":              ipFormat(0),
-	"CIDR":                 cidrFormat(0),
-	"CIDRv4":               cidrFormat(4),
-	"CIDRv6":               cidrFormat(6),
-	"IPorCIDR":             checkIPorCIDR,
-	"ipv4mask":             checkIPv4Mask,
-	"disk-size":            checkDiskSize,
-	"dns-name":             reFormat("DNS name", `(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*`, "a DNS name"),
-	"email":                checkEmail,
-	"email-opt":            optional(checkEmail),
-	"email-or-username":    checkEmailOrUser,
-	"urlencoded":           reFormat("URL-encoded value", `[-%a-zA-Z0-9_.!~*'()]*`, "URL-encoded text"),
-	"pem-string":           checkPEM,
-	"pem-certificate":      checkPEM,
-	"string":               func(string) error { return nil },
+	"pve-node":               reFormat("node name", `(?i:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)`, "letters, digits and inner hyphens"),
+	"pve-vmid":               checkVMID,
+	"pve-configid":           reFormat("configuration key", `(?i:[a-z][a-z0-9_-]+)`, "a letter followed by letters, digits, '_' or '-'"),
+	"pve-storage-id":         reFormat("storage id", `(?i:[a-z][a-z0-9._-]*[a-z0-9])`, "a letter, then letters, digits, '.', '_' or '-', ending in a letter or digit"),
+	"pve-userid":             checkUserID,
+	"pve-tokenid":            checkTokenID,
+	"pve-token-name":         checkTokenName,
+	"pve-realm":              checkRealm,
+	"pve-poolid":             reFormat("pool id", `[A-Za-z0-9.\-_]+(?:/[A-Za-z0-9.\-_]+){0,2}`, "up to three '/'-separated levels of letters, digits, '.', '-' or '_'"),
+	"pve-groupid":            reFormat("group id", `[A-Za-z0-9.\-_]+`, "letters, digits, '.', '-' or '_'"),
+	"pve-roleid":             reFormat("role id", `[A-Za-z0-9.\-_]+`, "letters, digits, '.', '-' or '_'"),
+	"pve-iface":              reFormat("interface name", `[a-zA-Z][a-zA-Z0-9_]{1,20}(?:[:.]\d+)?`, "an interface name: a letter, then 1 to 20 letters, digits or '_', optionally '.<vlan>' or ':<n>'"),
+	"pve-bridge-id":          reFormat("bridge name", `[-_.\w]+`, "letters, digits, '.', '-' or '_'"),
+	"pve-tag":                reFormat("tag", `(?i:[a-z0-9_][a-z0-9_\-+.]*)`, "letters, digits, '_', '-', '+' or '.', not starting with '-', '+' or '.'"),
+	"pve-storage-content":    enumFormat("images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import", "none"),
+	"pve-task-status-type":   enumFormat("ok", "error", "warning", "unknown"),
+	"pve-priv":               reFormat("privilege name", `[A-Z][A-Za-z]+\.[A-Za-z.]+`, "a privilege name such as VM.Audit"),
+	"pve-volume-id":          checkVolumeID,
+	"pve-storage-path":       checkAbsPath,
+	"pve-storage-server":     checkStorageServer,
+	"pve-storage-portal-dns": checkPortal,
+	"pve-storage-vgname":     reFormat("volume group name", `[a-zA-Z0-9.+_][a-zA-Z0-9.+_-]*`, "letters, digits, '.', '+', '_' or '-', not starting with '-'"),
+	"pve-storage-options":    reFormat("mount options", `[^\s'"]+`, "mount options without spaces or quotes, such as vers=4.2,soft"),
+	"pve-dir-override":       checkDirOverride,
+	"pve-upid":               checkUPIDShape,
+	"mac-addr":               checkMAC,
+	"mac-prefix":             reFormat("MAC address prefix", `(?i:[a-f0-9][02468ace](?::[a-f0-9]{2}){0,2}(?::[a-f0-9]?)?)`, "one to three octets of a unicast MAC address, optionally followed by one more hex digit, such as BC:24:11 or BC:24:11:0"),
+	"ipv4":                   ipFormat(4),
+	"ipv6":                   ipFormat(6),
+	"ip":                     ipFormat(0),
+	"address":                ipFormat(0),
+	"CIDR":                   cidrFormat(0),
+	"CIDRv4":                 cidrFormat(4),
+	"CIDRv6":                 cidrFormat(6),
+	"IPorCIDR":               checkIPorCIDR,
+	"ipv4mask":               checkIPv4Mask,
+	"disk-size":              checkDiskSize,
+	"dns-name":               reFormat("DNS name", `(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*`, "a DNS name"),
+	"email":                  checkEmail,
+	"email-opt":              optional(checkEmail),
+	"email-or-username":      checkEmailOrUser,
+	"urlencoded":             reFormat("URL-encoded value", `[-%a-zA-Z0-9_.!~*'()]*`, "URL-encoded text"),
+	"pem-string":             checkPEM,
+	"pem-certificate":        checkPEM,
+	"string":                 func(string) error { return nil },
 }
 
 var checkEmail = reFormat("e-mail address", `[\w+\-~]+(?:\.[\w+\-~]+)*@[a-zA-Z0-9\-]+(?:\.[a-zA-Z0-9\-]+)*`, "an e-mail address")
@@ -372,6 +377,62 @@ func checkEmailOrUser(v string) error {
 func checkPEM(v string) error {
 	if !strings.Contains(v, "-----BEGIN ") {
 		return fmt.Errorf("value is not PEM-encoded (no '-----BEGIN' line)")
+	}
+	return nil
+}
+
+var checkContent = enumFormat("images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import", "none")
+
+var dnsNameRE = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*$`)
+
+// checkStorageServer accepts a host name or an IP address (IPv6 with or
+// without brackets), as storage servers are named.
+func checkStorageServer(v string) error {
+	h := strings.TrimSuffix(strings.TrimPrefix(v, "["), "]")
+	if _, err := netip.ParseAddr(h); err == nil || dnsNameRE.MatchString(v) {
+		return nil
+	}
+	return fmt.Errorf("%q is not a server: expected a DNS name or an IP address", v)
+}
+
+// checkPortal accepts host[:port], with IPv6 addresses in brackets.
+func checkPortal(v string) error {
+	host, port := v, ""
+	if strings.HasPrefix(v, "[") {
+		end := strings.Index(v, "]")
+		if end < 0 {
+			return fmt.Errorf("%q is not a portal: missing ']' after the IPv6 address", v)
+		}
+		host, port = v[1:end], strings.TrimPrefix(v[end+1:], ":")
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("%q is not a portal: %q is not an IPv6 address", v, host)
+		}
+	} else if h, p, ok := strings.Cut(v, ":"); ok {
+		host, port = h, p
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q is not a portal: port %q must be 1-65535", v, port)
+		}
+	}
+	if strings.HasPrefix(v, "[") {
+		return nil
+	}
+	return checkStorageServer(host)
+}
+
+// checkDirOverride accepts <content>=<relative path>, the content-dirs
+// entries of file storages.
+func checkDirOverride(v string) error {
+	c, dir, ok := strings.Cut(v, "=")
+	if !ok {
+		return fmt.Errorf("%q is not a directory override: expected <content type>=<path>", v)
+	}
+	if err := checkContent(c); err != nil {
+		return fmt.Errorf("directory override %q: %w", v, err)
+	}
+	if err := checkNoTraversal(dir); err != nil || dir == "" {
+		return fmt.Errorf("directory override %q: the path must be non-empty and must not contain '..'", v)
 	}
 	return nil
 }

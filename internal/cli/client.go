@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -246,10 +248,14 @@ func parseFingerprint(s string) ([]byte, error) {
 }
 
 // escapePath escapes each segment, so task ids keep their ':' '@' '!'
-// inside one segment.
+// inside one segment. A segment that is already escaped (a volume id's
+// slash as %2F, put there by fillPath) is not escaped twice.
 func escapePath(p string) string {
 	segs := splitPath(p)
 	for i, s := range segs {
+		if u, err := url.PathUnescape(s); err == nil {
+			s = u
+		}
 		segs[i] = url.PathEscape(s)
 	}
 	return "/" + strings.Join(segs, "/")
@@ -275,6 +281,68 @@ func (c *httpClient) Do(ctx context.Context, method, apiPath string, params sche
 	if body != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	return c.send(req, method, apiPath)
+}
+
+// Uploader sends a local file with a call, as multipart/form-data.
+type Uploader interface {
+	Upload(ctx context.Context, method, apiPath string, params schema.Raw, field, file string) (*Result, error)
+}
+
+// Upload sends params as form fields and then the file in the form field
+// named field, streamed from disk. The request's length is computed
+// beforehand, so the server can refuse a file that does not fit before
+// it arrives.
+func (c *httpClient) Upload(ctx context.Context, method, apiPath string, params schema.Raw, field, file string) (*Result, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	var head, tail bytes.Buffer
+	mw := multipart.NewWriter(&head)
+	for _, k := range sortedKeys(params) {
+		if k == field {
+			continue
+		}
+		for _, v := range params[k] {
+			mw.WriteField(k, v)
+		}
+	}
+	if _, err := mw.CreateFormFile(field, filepath.Base(file)); err != nil {
+		return nil, err
+	}
+	boundary := mw.Boundary()
+	tw := multipart.NewWriter(&tail)
+	tw.SetBoundary(boundary)
+	tw.Close()
+	// The closing boundary starts on a line of its own after the file.
+	tailBytes := append([]byte("\r\n"), bytes.TrimPrefix(tail.Bytes(), []byte("\r\n"))...)
+	body := io.MultiReader(&head, f, bytes.NewReader(tailBytes))
+	req, err := http.NewRequestWithContext(ctx, method, c.base+"/api2/json"+escapePath(apiPath), body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, apiPath, err)
+	}
+	req.ContentLength = int64(head.Len()) + fi.Size() + int64(len(tailBytes))
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return c.send(req, method, apiPath)
+}
+
+func sortedKeys(m schema.Raw) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// send authenticates and sends a request and reads the answer.
+func (c *httpClient) send(req *http.Request, method, apiPath string) (*Result, error) {
 	if c.authenticate != nil {
 		c.authenticate(req)
 	}

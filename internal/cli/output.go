@@ -108,6 +108,11 @@ func (r *run) printText(w io.Writer, s *schema.Schema, cmd *api.Command, v any) 
 		if printLog(w, v) {
 			return nil
 		}
+	case "created":
+		if id, ok := v.(string); ok {
+			fmt.Fprintf(w, "successfully created '%s'\n", id)
+			return nil
+		}
 	}
 	switch x := v.(type) {
 	case nil:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -177,10 +178,18 @@ func (r *run) runCommand(ctx context.Context, c *toolCmd, rest []string) int {
 			continue
 		}
 		v := c.cmd.Fixed[name]
-		if v == api.LocalNode {
+		switch v {
+		case api.LocalNode:
 			if v, err = r.localNode(ctx); err != nil {
 				return r.fail(err)
 			}
+		case api.StorageOfVolume:
+			vol, _ := raw.Get("volume")
+			sid, _, ok := strings.Cut(vol, ":")
+			if !ok {
+				continue // the server names what is missing
+			}
+			v = sid
 		}
 		raw.Set(name, v)
 	}
@@ -213,7 +222,16 @@ func (r *run) call(ctx context.Context, ep *api.Endpoint, cmd *api.Command, raw 
 	if err != nil {
 		return r.fail(err)
 	}
-	res, err := c.Do(ctx, ep.Method, path, send)
+	var res *Result
+	if file := uploadFile(ep, send); file != "" {
+		up, ok := c.(Uploader)
+		if !ok {
+			return r.fail(fmt.Errorf("this connection cannot send files"))
+		}
+		res, err = up.Upload(ctx, ep.Method, path, send, ep.Upload, file)
+	} else {
+		res, err = c.Do(ctx, ep.Method, path, send)
+	}
 	if err != nil {
 		return r.fail(err)
 	}
@@ -221,6 +239,22 @@ func (r *run) call(ctx context.Context, ep *api.Endpoint, cmd *api.Command, raw 
 		return r.task(ctx, res.Data)
 	}
 	return r.fail(r.printResult(&ep.Returns, cmd, res.Data))
+}
+
+// uploadFile returns the local file to send with an upload call: the
+// value of its file parameter, when that names a regular file here.
+func uploadFile(ep *api.Endpoint, params schema.Raw) string {
+	if ep.Upload == "" {
+		return ""
+	}
+	v, ok := params.Get(ep.Upload)
+	if !ok {
+		return ""
+	}
+	if fi, err := os.Stat(v); err == nil && fi.Mode().IsRegular() {
+		return v
+	}
+	return ""
 }
 
 // askSecrets fills required secret parameters (passwords) that were not
@@ -286,7 +320,10 @@ func fillPath(ep *api.Endpoint, raw schema.Raw) (string, schema.Raw) {
 	for i, s := range segs {
 		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
 			name := s[1 : len(s)-1]
-			segs[i], _ = raw.Get(name)
+			v, _ := raw.Get(name)
+			// A value may hold a slash (a volume id such as
+			// local:100/vm-100-disk-0.qcow2); it stays one segment.
+			segs[i] = url.PathEscape(v)
 			delete(send, name)
 		}
 	}

@@ -40,6 +40,21 @@ func (g *gzipPool) writeJSON(w http.ResponseWriter, r *http.Request, data any, t
 		Data  any  `json:"data"`
 		Total *int `json:"total,omitempty"`
 	}{data, total}
+	g.writeEnvelope(w, r, env)
+}
+
+// writeJSONAttrs sends a 200 response whose body has attributes beside
+// "data", as Proxmox VE sends "changes" with the network list.
+func (g *gzipPool) writeJSONAttrs(w http.ResponseWriter, r *http.Request, data any, attrs map[string]any) {
+	env := make(map[string]any, len(attrs)+1)
+	for k, v := range attrs {
+		env[k] = v
+	}
+	env["data"] = data
+	g.writeEnvelope(w, r, env)
+}
+
+func (g *gzipPool) writeEnvelope(w http.ResponseWriter, r *http.Request, env any) {
 	body, err := json.Marshal(env)
 	if err != nil {
 		writeError(w, r, http.StatusInternalServerError, "encoding the result: "+err.Error(), nil)

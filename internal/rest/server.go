@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -146,6 +147,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) s
 	} else {
 		raw, err = readParams(r, s.cfg.MaxBody)
 	}
+	if upload != nil {
+		if rec, ok := w.(*statusRecorder); ok {
+			rec.upload = upload
+		}
+	}
 	if err == nil {
 		err = mergePathParams(raw.params, pathParams)
 	}
@@ -227,6 +233,11 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, route *api.Route
 		s.gzip.writeJSON(w, r, data, &total)
 		return
 	}
+	if a, ok := res.(interface{ ResultAttrs() (any, map[string]any) }); ok {
+		data, attrs := a.ResultAttrs()
+		s.gzip.writeJSONAttrs(w, r, data, attrs)
+		return
+	}
 	s.gzip.writeJSON(w, r, res, nil)
 }
 
@@ -248,8 +259,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status >= 500 {
 		s.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", msg)
 	}
-	if rec, ok := w.(*statusRecorder); ok && rec.status == 0 {
-		rec.status = status
+	if rec, ok := w.(*statusRecorder); ok {
+		if rec.status == 0 {
+			rec.status = status
+		}
+		rec.drainUpload()
 	}
 	writeError(w, r, status, msg, errs)
 }
@@ -268,6 +282,21 @@ func (s *Server) delay(ctx context.Context) {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	// upload is the file of an upload request, which a refusal must
+	// read away: a client still sending it would see the connection
+	// reset instead of the answer.
+	upload *api.Upload
+}
+
+// maxDrain bounds what is read away of a refused upload; a client that
+// sends more sees the connection closed.
+const maxDrain = 256 << 20
+
+func (s *statusRecorder) drainUpload() {
+	if s.upload != nil {
+		io.Copy(io.Discard, io.LimitReader(s.upload, maxDrain))
+		s.upload.Close()
+	}
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
