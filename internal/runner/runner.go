@@ -14,6 +14,7 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // Cmd is one command line.
@@ -78,6 +79,10 @@ func (e *ExitError) Error() string {
 	return fmt.Sprintf("command '%s' failed: exit code %d: %s", e.Cmd, e.Code, msg)
 }
 
+// waitDelay is how long Run waits for the pipes once the command has
+// exited or its context has ended.
+const waitDelay = 3 * time.Second
+
 // Exec runs commands on this host.
 type Exec struct{}
 
@@ -97,9 +102,17 @@ func (Exec) Run(ctx context.Context, c Cmd) (Result, error) {
 	}
 	// Tools print progress on stderr; keep only the tail for messages.
 	cmd.Stderr = &tailWriter{buf: &errb, max: 64 << 10}
+	// A descendant still holding the output (a daemon the tool started,
+	// a child outliving a cancelled command) must not keep Run waiting.
+	// Not for streams: closing the pipe early could cut off the end of
+	// the output while a slow reader still takes it.
+	if c.Stdout == nil {
+		cmd.WaitDelay = waitDelay
+	}
 	err := cmd.Run()
 	res := Result{Stdout: out.Bytes(), Stderr: errb.Bytes()}
-	if err == nil {
+	if err == nil || (errors.Is(err, exec.ErrWaitDelay) && ctx.Err() == nil) {
+		// ErrWaitDelay: the command itself exited successfully.
 		return res, nil
 	}
 	var ee *exec.ExitError

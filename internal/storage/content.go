@@ -55,7 +55,8 @@ func volumeName(storageID, volume string) (string, error) {
 // allows everything; otherwise disk images need Datastore.AllocateSpace
 // and the owning guest's VM.Config.Disk, backups Datastore.AllocateSpace
 // and VM.Backup, and templates, ISO images and import sources are
-// readable with Datastore.Audit or Datastore.AllocateSpace.
+// readable with Datastore.Audit or Datastore.AllocateSpace. Snippets
+// (hook scripts, cloud-init user data) need Datastore.Allocate.
 func checkVolumeAccess(c *api.Call, storageID string, v Vol, write bool) error {
 	sp := "/storage/" + storageID
 	if c.Perm == nil {
@@ -66,7 +67,9 @@ func checkVolumeAccess(c *api.Call, storageID string, v Vol, write bool) error {
 	}
 	vmPath := "/vms/" + strconv.Itoa(v.VMID)
 	switch v.Content {
-	case ISO, VZTmpl, Import, Snippets:
+	case Snippets:
+		return &api.Denied{Path: sp, Priv: "Datastore.Allocate"}
+	case ISO, VZTmpl, Import:
 		if write {
 			if c.Perm.Has(sp, "Datastore.AllocateTemplate") {
 				return nil
@@ -223,8 +226,11 @@ func ParseSize(s string) (int64, error) {
 	case strings.HasSuffix(s, "M"):
 		mult, s = 1<<20, strings.TrimSuffix(s, "M")
 	}
+	// Digits only, as the API's pattern \d+[MG]? says: ParseInt alone
+	// would take a sign.
+	digits := s != "" && strings.Trim(s, "0123456789") == ""
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)/mult {
+	if !digits || err != nil || n <= 0 || n > (1<<62)/mult {
 		return 0, fmt.Errorf("%q is not a size: expected a positive number of KiB, or a number with the suffix M or G", s)
 	}
 	return n * mult, nil

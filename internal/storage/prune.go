@@ -112,7 +112,11 @@ func Mark(backups []BackupInfo, k Keep, loc *time.Location) map[string]string {
 	var order []string
 	for _, b := range backups {
 		if b.Type == "" {
+			// As in Proxmox VE, protection shows over the odd name.
 			marks[b.Volid] = MarkRenamed
+			if b.Protected {
+				marks[b.Volid] = MarkProtected
+			}
 			continue
 		}
 		g := b.Type + "/" + strconv.Itoa(b.VMID)
