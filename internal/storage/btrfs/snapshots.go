@@ -147,6 +147,9 @@ func (s *Store) CreateBase(ctx context.Context, volname string) (string, error) 
 	nv := v
 	if rest, ok := strings.CutPrefix(v.Name, "vm-"); ok {
 		nv.Name, nv.IsBase = "base-"+rest, true
+	} else if rest, ok := strings.CutPrefix(v.Name, "subvol-"); ok {
+		// A container template's subvolume, as Proxmox VE names it.
+		nv.Name, nv.IsBase = "basevol-"+rest, true
 	}
 	newSub := s.subvolOf(nv)
 	if newSub != sub {
