@@ -17,6 +17,8 @@ require (
 	github.com/hashicorp/raft-boltdb/v2 v2.3.1
 	github.com/luthermonson/go-proxmox v0.8.2
 	github.com/pquerna/otp v1.5.0
+	github.com/vishvananda/netlink v1.3.1
+	github.com/vishvananda/netns v0.0.5
 	go.etcd.io/bbolt v1.3.11
 	golang.org/x/oauth2 v0.37.0
 	golang.org/x/sys v0.49.0
