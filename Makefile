@@ -10,13 +10,16 @@ BIN       := bin/hearth
 PREFIX    ?= /usr/local
 STATE_DIR ?= $(CURDIR)/run/state
 LISTEN    ?= 0.0.0.0:8006
+NAT_NETWORK ?= hearthnat0
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/hearth-virt/hearth/api.HearthVersion=$(VERSION)
 GOTEST_FLAGS ?= -race
 
 # Debian packages the project runs or tests with. Each later capability
 # adds its tools here so that a new machine gets them from `make deps`.
-DEB_PACKAGES := ca-certificates openssl fuse3 iproute2 nftables slapd ldap-utils libpam0g-dev gcc libc6-dev
+DEB_PACKAGES := ca-certificates openssl fuse3 iproute2 nftables dnsmasq-base busybox-static slapd ldap-utils libpam0g-dev gcc libc6-dev \
+	qemu-utils qemu-block-extra btrfs-progs lvm2 zstd xz-utils \
+	tgt open-iscsi libiscsi-bin nfs-ganesha nfs-ganesha-vfs libnfs-utils
 
 .PHONY: all build deps run test vet lint unit install man clean bench bench-cfs robustness
 
@@ -44,8 +47,14 @@ deps:
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+# The node's network configuration lives in the state directory, not in
+# /etc/network/interfaces: applying it never touches the physical NIC
+# unless you put the NIC in it. Guests get networking from the NAT network
+# (bridge hearthnat0, DHCP and DNS by dnsmasq, nftables masquerade).
 run: deps build
-	$(BIN) daemon --state-dir $(STATE_DIR) --listen $(LISTEN) --cfs-mount $(CURDIR)/run/etc-hearth
+	$(BIN) daemon --state-dir $(STATE_DIR) --listen $(LISTEN) --cfs-mount $(CURDIR)/run/etc-hearth \
+		--network-interfaces $(STATE_DIR)/network/interfaces --nat-network $(NAT_NETWORK) \
+		--local-storage $(CURDIR)/run/vz --mount-root $(CURDIR)/run/mnt
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

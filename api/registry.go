@@ -34,6 +34,14 @@ func All() []*Endpoint {
 		ClusterQDeviceStatus.E, ClusterQDeviceSetup.E, ClusterQDeviceRemove.E, NodeCertificatesInfo.E,
 		// nodes
 		NodeList.E, NodeIndex.E, NodeStatusGet.E, NodeVersion.E, NodeTimeGet.E, NodeSyslog.E, NodeJournal.E,
+		// network
+		NetworkListGet.E, NetworkCreate.E, NetworkApply.E, NetworkRevert.E, NetworkGet.E, NetworkUpdate.E, NetworkDelete.E,
+		NATStatusGet.E, NATLeases.E,
+		// storage
+		StorageList.E, StorageCreate.E, StorageGet.E, StorageUpdate.E, StorageDelete.E,
+		NodeStorageList.E, NodeStorageIndex.E, NodeStorageStatus.E, ContentList.E, ContentAlloc.E,
+		VolumeGet.E, VolumeUpdate.E, VolumeCopy.E, VolumeDelete.E, VolumePath.E,
+		StorageUpload.E, StorageDownload.E, PruneList.E, PruneRun.E, ExtractConfig.E,
 		// tasks
 		TaskList.E, TaskIndex.E, TaskStop.E, TaskStatusGet.E, TaskLogGet.E,
 	}

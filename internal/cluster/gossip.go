@@ -34,6 +34,17 @@ type NodeStatus struct {
 	// promotes only nodes that have caught up.
 	Applied uint64 `json:"applied"`
 	Updated int64  `json:"updated"`
+	// Storages is the space of the storages active on the node, for the
+	// cluster's resource list. Keys are short: the status travels in
+	// UDP packets.
+	Storages []StorageUsage `json:"st,omitempty"`
+}
+
+// StorageUsage is one storage's space on a node.
+type StorageUsage struct {
+	ID    string `json:"id"`
+	Total int64  `json:"t"`
+	Used  int64  `json:"u"`
 }
 
 // GossipConfig configures membership.

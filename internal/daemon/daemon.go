@@ -28,7 +28,10 @@ import (
 	"github.com/hearth-virt/hearth/internal/cluster"
 	"github.com/hearth-virt/hearth/internal/hostinfo"
 	"github.com/hearth-virt/hearth/internal/logbook"
+	"github.com/hearth-virt/hearth/internal/network/hostnet"
+	"github.com/hearth-virt/hearth/internal/network/natnet"
 	"github.com/hearth-virt/hearth/internal/rest"
+	"github.com/hearth-virt/hearth/internal/storage"
 	"github.com/hearth-virt/hearth/internal/task"
 	"golang.org/x/sys/unix"
 )
@@ -66,6 +69,22 @@ type Config struct {
 	// has joined one; after it the node starts with what it has (reads work,
 	// changes wait for quorum). Default 30 s.
 	ReadyTimeout time.Duration
+	// NetworkInterfaces is the interfaces file the network API edits and
+	// applies; default /etc/network/interfaces.
+	NetworkInterfaces string
+	// NetworkNamespace is the path of the network namespace the node
+	// configures; empty means its own (tests give one of theirs).
+	NetworkNamespace string
+	// NATNetwork is BRIDGE[,subnet=CIDR][,dns=0|1] for a NAT network for
+	// guests, brought up at start; empty or "none" for none.
+	NATNetwork string
+	// LocalStorage is the directory of the "local" storage written into
+	// the first storage.cfg (the daemon's flag defaults to /var/lib/vz);
+	// empty means <StateDir>/vz, which keeps test nodes to themselves.
+	LocalStorage string
+	// MountRoot is where network storages are mounted (the flag defaults
+	// to /mnt/pve); empty means <StateDir>/mnt.
+	MountRoot string
 }
 
 // Daemon is a running node.
@@ -84,6 +103,9 @@ type Daemon struct {
 	id      *cluster.Identity
 	raftNet *cluster.RaftNet
 	mount   *cfsfuse.Server
+	storage *storage.Service
+	network *hostnet.Service
+	natCfg  *natnet.Config
 
 	// newPassword is the generated first password, shown once at start.
 	newPassword string
@@ -187,6 +209,12 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		}
 		return ""
 	}
+	if err := d.openNetwork(); err != nil {
+		return nil, err
+	}
+	if err := d.openStorage(ctx); err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
 	extra, err := d.extraHandler()
 	if err != nil {
 		return nil, err
@@ -216,6 +244,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Socket == "" {
 		c.Socket = filepath.Join(c.StateDir, "hearth.sock")
+	}
+	if c.LocalStorage == "" {
+		c.LocalStorage = filepath.Join(c.StateDir, "vz")
+	}
+	if c.MountRoot == "" {
+		c.MountRoot = filepath.Join(c.StateDir, "mnt")
 	}
 	if c.Node == "" {
 		h, err := os.Hostname()
@@ -284,11 +318,18 @@ func (d *Daemon) Start(ctx context.Context) error {
 			d.log.Error("server stopped", "error", err)
 		}
 	}
-	d.wg.Add(3)
+	if d.store.Quorate() {
+		if err := d.storage.EnsureConfig(ctx); err != nil {
+			d.log.Warn("cannot write the first storage.cfg", "error", err)
+		}
+	}
+	d.wg.Add(4)
 	go serve(d.sockSrv, d.sockLn)
 	go func() { defer d.wg.Done(); d.sampler.Run(ctx, 5*time.Second) }()
 	go func() { defer d.wg.Done(); d.rotateKeys(ctx) }()
+	go func() { defer d.wg.Done(); d.storage.Run(ctx, 10*time.Second) }()
 	d.log.Info("node started", "node", d.cfg.Node, "listen", d.httpLn.Addr().String(), "socket", d.cfg.Socket, "version", api.HearthVersion)
+	d.startNetwork(ctx)
 	d.announce()
 	return nil
 }
@@ -377,6 +418,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	if d.httpDone != nil {
 		<-d.httpDone
 	}
+	d.stopNetwork()
 	if d.mount != nil {
 		errs = append(errs, d.mount.Close())
 	}
@@ -470,6 +512,11 @@ func (d *Daemon) gossipStatus() cluster.NodeStatus {
 		st.Uptime, st.CPU, st.MaxCPU = ns.Uptime, ns.CPU, ns.CPUInfo.CPUs
 		st.Mem, st.MaxMem, st.Disk, st.MaxDisk = ns.Memory.Used, ns.Memory.Total, ns.RootFS.Used, ns.RootFS.Total
 		st.Load = ns.LoadAvg
+	}
+	for _, u := range d.storage.Usage() {
+		if u.Active == 1 {
+			st.Storages = append(st.Storages, cluster.StorageUsage{ID: u.Storage, Total: u.Total, Used: u.Used})
+		}
 	}
 	return st
 }

@@ -24,6 +24,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.InitialPasswordFile, "initial-password-file", "", "file with the password of the first administrator, admin@pve (default: generate one)")
 	fs.StringVar(&cfg.CFSMount, "cfs-mount", "/etc/hearth", "where to mount the configuration tree as a file system, or 'none'")
 	fs.StringVar(&cfg.Address, "address", "", "address other nodes reach this node at (default: the listen address, or the host's first address)")
+	fs.StringVar(&cfg.NetworkInterfaces, "network-interfaces", "/etc/network/interfaces", "the interfaces file the network API edits and applies")
+	fs.StringVar(&cfg.NATNetwork, "nat-network", "none", "NAT network for guests: BRIDGE[,subnet=CIDR][,dns=0|1], or 'none'")
+	fs.StringVar(&cfg.LocalStorage, "local-storage", "/var/lib/vz", "directory of the 'local' storage in a new cluster's storage.cfg")
+	fs.StringVar(&cfg.MountRoot, "mount-root", "/mnt/pve", "where network storages are mounted")
 	gossipPort := fs.Int("gossip-port", 8007, "UDP and TCP port of cluster membership")
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn or error")
 	fs.Usage = func() {

@@ -45,7 +45,9 @@ func (d *Daemon) routes() []api.Route {
 		api.TaskLogGet.Handle(d.taskLog),
 	}
 	routes = append(routes, d.access.Routes()...)
+	routes = append(routes, d.storage.Routes()...)
 	routes = append(routes, datacenter.Routes(d.store)...)
+	routes = append(routes, d.network.Routes()...)
 	routes = append(routes, d.cluster.QDeviceRoutes()...)
 	return append(routes, d.cluster.Routes()...)
 }

@@ -175,6 +175,9 @@ func (d *Daemon) resources(ctx context.Context, c *api.Call, in *api.ResourcesPa
 	if in.Type == "" || in.Type == "vm" {
 		out = append(out, d.guestResources(c)...)
 	}
+	if in.Type == "" || in.Type == "storage" {
+		out = append(out, d.storageResources(c)...)
+	}
 	return out, nil
 }
 
