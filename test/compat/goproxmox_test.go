@@ -91,8 +91,12 @@ func TestGoProxmoxClient(t *testing.T) {
 		t.Fatalf("checkid: %v %v", free, err)
 	}
 	res, err := cluster.Resources(ctx)
-	if err != nil || len(res) != 1 || res[0].ID != "node/pve1" || res[0].Type != "node" || res[0].MaxMem == 0 {
+	if err != nil || len(res) != 2 || res[0].ID != "node/pve1" || res[0].Type != "node" || res[0].MaxMem == 0 {
 		t.Fatalf("resources: %+v %v", res, err)
+	}
+	// The node's local storage, as Proxmox VE lists it.
+	if st := res[1]; st.ID != "storage/pve1/local" || st.Type != "storage" || st.Storage != "local" || st.Node != "pve1" {
+		t.Fatalf("storage resource decoded as %+v", st)
 	}
 	res, err = cluster.Resources(ctx, "node")
 	if err != nil || len(res) != 1 {
