@@ -167,9 +167,6 @@ func (s *Service) nodeStorages(ctx context.Context, c *api.Call, in *api.NodeSto
 		}()
 	}
 	wg.Wait()
-	if in.Enabled {
-		out = slices.DeleteFunc(out, func(n api.NodeStorage) bool { return n.Active == 0 })
-	}
 	return out, nil
 }
 
