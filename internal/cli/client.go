@@ -11,12 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -305,7 +307,7 @@ func (c *httpClient) Upload(ctx context.Context, method, apiPath string, params 
 	}
 	var head, tail bytes.Buffer
 	mw := multipart.NewWriter(&head)
-	for _, k := range sortedKeys(params) {
+	for _, k := range slices.Sorted(maps.Keys(params)) {
 		if k == field {
 			continue
 		}
@@ -330,15 +332,6 @@ func (c *httpClient) Upload(ctx context.Context, method, apiPath string, params 
 	req.ContentLength = int64(head.Len()) + fi.Size() + int64(len(tailBytes))
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	return c.send(req, method, apiPath)
-}
-
-func sortedKeys(m schema.Raw) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // send authenticates and sends a request and reads the answer.

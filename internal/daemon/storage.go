@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"path/filepath"
-	"strings"
 
 	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/internal/cluster"
@@ -80,7 +79,7 @@ func (d *Daemon) storageResources(c *api.Call) []api.Resource {
 				continue
 			}
 			r := api.Resource{ID: "storage/" + node + "/" + cfg.ID, Type: "storage", Node: node, Storage: cfg.ID,
-				Status: "unknown", PluginType: cfg.Type, Content: contentString(cfg.Content), Shared: ptr(b2i(cfg.Shared))}
+				Status: "unknown", PluginType: cfg.Type, Content: storage.ContentList(cfg.Content), Shared: ptr(boolInt(cfg.Shared))}
 			if u, ok := usage[cfg.ID]; ok {
 				r.Status, r.Disk, r.MaxDisk = "available", u.Used, u.Total
 			}
@@ -88,19 +87,4 @@ func (d *Daemon) storageResources(c *api.Call) []api.Resource {
 		}
 	}
 	return out
-}
-
-func contentString(cs []storage.Content) string {
-	s := make([]string, len(cs))
-	for i, c := range cs {
-		s[i] = string(c)
-	}
-	return strings.Join(s, ",")
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

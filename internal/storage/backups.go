@@ -2,8 +2,6 @@ package storage
 
 import (
 	"archive/tar"
-	"compress/bzip2"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/hearth-virt/hearth/api"
-	"github.com/hearth-virt/hearth/internal/runner"
 )
 
 // Backups on a storage: pruning and reading the configuration inside an
@@ -120,6 +117,18 @@ func (s *Service) prune(ctx context.Context, c *api.Call, in *api.PruneParams) (
 	}}, nil
 }
 
+// archiveCompression names the compression of a tar archive by its
+// extension, "" when it has none.
+func archiveCompression(name string) string {
+	switch {
+	case strings.HasSuffix(name, ".tgz"):
+		return "gz"
+	case strings.Contains(name, ".tar."):
+		return name[strings.LastIndex(name, ".")+1:]
+	}
+	return ""
+}
+
 // guestConfigNames are the files holding a guest's configuration inside
 // a tar backup archive.
 var guestConfigNames = []string{"etc/vzdump/pct.conf", "etc/vzdump/qemu-server.conf", "qemu-server.conf"}
@@ -157,22 +166,15 @@ func (s *Service) ArchiveConfig(ctx context.Context, archive string) (string, er
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var r io.Reader = f
-	switch {
-	case strings.HasSuffix(name, ".tar.gz"), strings.HasSuffix(name, ".tgz"):
-		if r, err = gzip.NewReader(f); err != nil {
+	if algo := archiveCompression(name); algo != "" {
+		if r, err = s.decompress(ctx, algo, f); err != nil {
 			return "", fmt.Errorf("%s: %w", name, err)
 		}
-	case strings.HasSuffix(name, ".tar.bz2"):
-		r = bzip2.NewReader(f)
-	case strings.HasSuffix(name, ".tar.zst"), strings.HasSuffix(name, ".tar.lzo"), strings.HasSuffix(name, ".tar.xz"):
-		tool := map[string]string{"zst": "zstd", "lzo": "lzop", "xz": "xz"}[name[strings.LastIndex(name, ".")+1:]]
-		pr, pw := io.Pipe()
-		go func() {
-			_, err := s.o.Env.Runner.Run(ctx, runner.Cmd{Name: tool, Args: []string{"-dc"}, Stdin: f, Stdout: pw})
-			pw.CloseWithError(err)
-		}()
-		defer pr.Close()
-		r = pr
+		// Reading stops at the configuration; closing the pipe of an
+		// external tool lets it end instead of blocking on its output.
+		if c, ok := r.(io.Closer); ok {
+			defer c.Close()
+		}
 	}
 	tr := tar.NewReader(r)
 	for {

@@ -161,7 +161,7 @@ func CheckSection(sec *sectioncfg.Section, info Info, before *sectioncfg.Section
 	if v, ok := sec.Get("content"); ok {
 		for _, c := range parseContentList(v) {
 			if !slices.Contains(info.Content, c) {
-				return api.ParamError("content", "%s storages cannot hold %s (they hold %s)", sec.Type, c, contentNames(info.Content))
+				return api.ParamError("content", "%s storages cannot hold %s (they hold %s)", sec.Type, c, ContentList(info.Content))
 			}
 		}
 	}
@@ -186,12 +186,4 @@ func optionNames(info Info) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func contentNames(cs []Content) string {
-	s := make([]string, len(cs))
-	for i, c := range cs {
-		s[i] = string(c)
-	}
-	return strings.Join(s, ", ")
 }

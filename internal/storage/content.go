@@ -104,7 +104,7 @@ func boolInt(b bool) int {
 // cannot be activated is listed inactive with the reason.
 func (s *Service) nodeStorage(ctx context.Context, cfg Config, formats bool) api.NodeStorage {
 	info := s.plugins[cfg.Type].Info()
-	out := api.NodeStorage{Storage: cfg.ID, Type: cfg.Type, Content: contentList(cfg.Content),
+	out := api.NodeStorage{Storage: cfg.ID, Type: cfg.Type, Content: ContentList(cfg.Content),
 		Enabled: boolInt(!cfg.Disable), Shared: boolInt(cfg.Shared)}
 	if formats {
 		out.Formats = map[string]any{"supported": info.Formats, "default": info.DefaultFormat}
@@ -129,11 +129,17 @@ func (s *Service) nodeStorage(ctx context.Context, cfg Config, formats bool) api
 	return out
 }
 
-func contentList(cs []Content) string {
+// ContentList renders content types as storage.cfg and the API write
+// them: comma-separated, "none" for nothing.
+func ContentList(cs []Content) string {
 	if len(cs) == 0 {
 		return "none"
 	}
-	return contentNames(cs)
+	s := make([]string, len(cs))
+	for i, c := range cs {
+		s[i] = string(c)
+	}
+	return strings.Join(s, ",")
 }
 
 func (s *Service) nodeStorages(ctx context.Context, c *api.Call, in *api.NodeStorageListParams) ([]api.NodeStorage, error) {
@@ -155,19 +161,23 @@ func (s *Service) nodeStorages(ctx context.Context, c *api.Call, in *api.NodeSto
 		}
 		picked = append(picked, cfg)
 	}
-	// Storages are asked in parallel: one slow mount must not make the
-	// whole list wait for each of the others in turn.
-	out := make([]api.NodeStorage, len(picked))
+	return s.nodeStorageList(ctx, picked, in.Format), nil
+}
+
+// nodeStorageList asks storages for their state in parallel: one slow
+// mount must not make the whole list wait for each of the others in turn.
+func (s *Service) nodeStorageList(ctx context.Context, cfgs []Config, formats bool) []api.NodeStorage {
+	out := make([]api.NodeStorage, len(cfgs))
 	var wg sync.WaitGroup
-	for i, cfg := range picked {
+	for i, cfg := range cfgs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = s.nodeStorage(ctx, cfg, in.Format)
+			out[i] = s.nodeStorage(ctx, cfg, formats)
 		}()
 	}
 	wg.Wait()
-	return out, nil
+	return out
 }
 
 func (s *Service) nodeStorageStatus(ctx context.Context, c *api.Call, in *api.NodeStorageParam) (api.NodeStorage, error) {

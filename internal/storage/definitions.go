@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -164,7 +164,7 @@ func (s *Service) createDefinition(ctx context.Context, c *api.Call, in *api.Par
 	sec := sectioncfg.Section{Type: typ, ID: id}
 	// Keys that say where the data is come first, as Proxmox VE writes
 	// them; the others follow in name order.
-	keys := sortedKeys(p)
+	keys := slices.Sorted(maps.Keys(p))
 	slices.SortStableFunc(keys, func(a, b string) int { return boolInt(!info.Options[a].Fixed) - boolInt(!info.Options[b].Fixed) })
 	for _, k := range keys {
 		if !slices.Contains(unstored, k) {
@@ -243,7 +243,7 @@ func (s *Service) updateDefinition(ctx context.Context, c *api.Call, in *api.Par
 			}
 			sec.Delete(k)
 		}
-		for _, k := range sortedKeys(p) {
+		for _, k := range slices.Sorted(maps.Keys(p)) {
 			if !slices.Contains(unstored, k) {
 				sec.Set(k, cfgValue(p[k]))
 			}
@@ -285,13 +285,4 @@ func (s *Service) deleteDefinition(ctx context.Context, c *api.Call, in *api.Sto
 	s.mu.Unlock()
 	s.log.Info("storage removed", "storage", in.Storage, "user", c.User)
 	return nil, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

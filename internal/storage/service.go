@@ -74,7 +74,7 @@ func New(o Options) *Service {
 		o.Location = time.Local
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 0}
+		o.HTTPClient = &http.Client{}
 	}
 	log := o.Env.Log
 	if log == nil {
@@ -278,16 +278,7 @@ func (s *Service) Refresh(ctx context.Context) {
 			mine = append(mine, c)
 		}
 	}
-	out := make([]api.NodeStorage, len(mine))
-	var wg sync.WaitGroup
-	for i, c := range mine {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = s.nodeStorage(ctx, c, false)
-		}()
-	}
-	wg.Wait()
+	out := s.nodeStorageList(ctx, mine, false)
 	s.mu.Lock()
 	s.usage = out
 	s.mu.Unlock()

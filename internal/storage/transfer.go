@@ -93,7 +93,7 @@ func (s *Service) prepareIncoming(ctx context.Context, storageID, content, filen
 	}
 	c := Content(content)
 	if !cfg.Holds(c) {
-		return nil, nil, api.ParamError("content", "storage '%s' does not hold %s (it holds %s)", storageID, c, contentList(cfg.Content))
+		return nil, nil, api.ParamError("content", "storage '%s' does not hold %s (it holds %s)", storageID, c, ContentList(cfg.Content))
 	}
 	fst, ok := st.(FileStore)
 	if !ok {
@@ -311,13 +311,17 @@ func (s *Service) downloadURL(ctx context.Context, c *api.Call, in *api.Download
 			if body, err = s.decompress(ctx, in.Compression, body); err != nil {
 				return err
 			}
+			if c, ok := body.(io.Closer); ok {
+				defer c.Close() // a failed write must not leave the tool blocked
+			}
 			total = -1
 		}
 		return inc.receive(ctx, body, total, log, verify)
 	}}, nil
 }
 
-// decompress turns a compressed download into its content, in a pipe.
+// decompress turns a compressed stream (a download, a backup archive)
+// into its content.
 func (s *Service) decompress(ctx context.Context, algo string, r io.Reader) (io.Reader, error) {
 	switch algo {
 	case "gz":
@@ -325,7 +329,7 @@ func (s *Service) decompress(ctx context.Context, algo string, r io.Reader) (io.
 	case "bz2":
 		return bzip2.NewReader(r), nil
 	}
-	tool := map[string]string{"zst": "zstd", "lzo": "lzop"}[algo]
+	tool := map[string]string{"zst": "zstd", "lzo": "lzop", "xz": "xz"}[algo]
 	if tool == "" {
 		return nil, fmt.Errorf("unknown compression %q", algo)
 	}
