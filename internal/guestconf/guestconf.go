@@ -1,8 +1,10 @@
-// Package guestconf finds guest configurations in the cluster tree:
-// nodes/<node>/qemu-server/<vmid>.conf for virtual machines and
-// nodes/<node>/lxc/<vmid>.conf for containers, as Proxmox VE lays them
-// out. Callers that list or count guests use it instead of walking the
-// tree themselves.
+// Package guestconf is the guest configuration file format: it finds the
+// configurations in the cluster tree (nodes/<node>/qemu-server/<vmid>.conf
+// for virtual machines, nodes/<node>/lxc/<vmid>.conf for containers, as
+// Proxmox VE lays them out) and parses and writes them, with pending
+// changes, snapshots and the cloud-init section, byte for byte as
+// Proxmox VE does. What the keys mean is the business of the VM and
+// container code.
 package guestconf
 
 import (
