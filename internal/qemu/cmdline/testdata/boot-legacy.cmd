@@ -1,0 +1,32 @@
+qemu-system-x86_64 \
+  -name 'vm100,debug-threads=on' \
+  -chardev 'socket,id=qmp,path=/run/hearth/qemu/100.qmp,server=on,wait=off' \
+  -mon 'chardev=qmp,mode=control' \
+  -pidfile /run/hearth/qemu/100.pid \
+  -daemonize \
+  -smp '1,sockets=1,cores=1,maxcpus=1' \
+  -nodefaults \
+  -boot 'menu=on,strict=on,reboot-timeout=1000' \
+  -vnc unix:/run/hearth/qemu/100.vnc \
+  -cpu kvm64,enforce,+kvm_pv_eoi,+kvm_pv_unhalt,+lahf_lm,+sep \
+  -m 512 \
+  -device 'piix3-usb-uhci,id=uhci,bus=pci.0,addr=0x1.0x2' \
+  -device 'pci-bridge,id=pci.1,chassis_nr=1,bus=pci.0,addr=0x1e' \
+  -device 'pci-bridge,id=pci.2,chassis_nr=2,bus=pci.0,addr=0x1f' \
+  -device 'usb-tablet,id=tablet,bus=uhci.0,port=1' \
+  -device 'VGA,id=vga,bus=pci.0,addr=0x2' \
+  -device 'virtio-balloon-pci,id=balloon0,bus=pci.0,addr=0x3,free-page-reporting=on' \
+  -blockdev '{"driver":"raw","node-name":"drive-ide0","file":{"driver":"file","node-name":"file-ide0","aio":"io_uring","filename":"/var/lib/vz/template/iso/a.iso","read-only":true},"read-only":true}' \
+  -device 'ide-cd,bus=ide.0,unit=0,drive=drive-ide0,id=ide0,bootindex=100' \
+  -blockdev '{"driver":"raw","node-name":"drive-ide2","file":{"driver":"file","node-name":"file-ide2","aio":"io_uring","filename":"/var/lib/vz/template/iso/b.iso","read-only":true},"read-only":true}' \
+  -device 'ide-cd,bus=ide.1,unit=0,drive=drive-ide2,id=ide2,bootindex=101' \
+  -blockdev '{"driver":"qcow2","node-name":"drive-virtio0","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-virtio0","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-0.qcow2"}}' \
+  -device 'virtio-blk-pci,drive=drive-virtio0,id=virtio0,bus=pci.0,addr=0xa,write-cache=on' \
+  -blockdev '{"driver":"qcow2","node-name":"drive-virtio1","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-virtio1","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-1.qcow2"}}' \
+  -device 'virtio-blk-pci,drive=drive-virtio1,id=virtio1,bus=pci.0,addr=0xb,bootindex=200,write-cache=on' \
+  -netdev 'type=tap,id=net0,ifname=tap100i0,script=no,downscript=no' \
+  -device 'e1000,mac=BC:24:11:00:00:01,netdev=net0,bus=pci.0,addr=0x12,id=net0,bootindex=300' \
+  -netdev 'type=tap,id=net1,ifname=tap100i1,script=no,downscript=no' \
+  -device 'e1000,mac=BC:24:11:00:00:02,netdev=net1,bus=pci.0,addr=0x13,id=net1,bootindex=301' \
+  -machine 'type=pc-i440fx-7.2' \
+  -accel kvm

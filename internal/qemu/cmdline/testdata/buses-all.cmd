@@ -1,0 +1,45 @@
+qemu-system-x86_64 \
+  -name 'vm100,debug-threads=on' \
+  -chardev 'socket,id=qmp,path=/run/hearth/qemu/100.qmp,server=on,wait=off' \
+  -mon 'chardev=qmp,mode=control' \
+  -pidfile /run/hearth/qemu/100.pid \
+  -daemonize \
+  -smp '1,sockets=1,cores=1,maxcpus=1' \
+  -nodefaults \
+  -boot 'menu=on,strict=on,reboot-timeout=1000' \
+  -vnc unix:/run/hearth/qemu/100.vnc \
+  -cpu kvm64,enforce,+kvm_pv_eoi,+kvm_pv_unhalt,+lahf_lm,+sep \
+  -m 1024 \
+  -device 'piix3-usb-uhci,id=uhci,bus=pci.0,addr=0x1.0x2' \
+  -device 'pci-bridge,id=pci.1,chassis_nr=1,bus=pci.0,addr=0x1e' \
+  -device 'pci-bridge,id=pci.2,chassis_nr=2,bus=pci.0,addr=0x1f' \
+  -device 'usb-tablet,id=tablet,bus=uhci.0,port=1' \
+  -device 'VGA,id=vga,bus=pci.0,addr=0x2' \
+  -device 'virtio-balloon-pci,id=balloon0,bus=pci.0,addr=0x3,free-page-reporting=on' \
+  -blockdev '{"driver":"qcow2","node-name":"drive-ide0","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-ide0","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-0.qcow2"}}' \
+  -device 'ide-hd,bus=ide.0,unit=0,drive=drive-ide0,id=ide0,wwn=0x5000c50015ea71ac,model=Hearth Disk,serial=IDE,,0,write-cache=on' \
+  -blockdev '{"driver":"raw","node-name":"drive-ide1","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-ide1","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-1.raw"}}' \
+  -device 'ide-hd,bus=ide.0,unit=1,drive=drive-ide1,id=ide1,rotation_rate=1,write-cache=on' \
+  -blockdev '{"driver":"raw","node-name":"drive-ide2","file":{"driver":"file","node-name":"file-ide2","aio":"io_uring","filename":"/var/lib/vz/template/iso/tools.iso","read-only":true},"read-only":true}' \
+  -device 'ide-cd,bus=ide.1,unit=0,drive=drive-ide2,id=ide2,bootindex=102' \
+  -device 'ide-cd,bus=ide.1,unit=1,id=ide3' \
+  -device 'ahci,id=ahci0,multifunction=on,bus=pci.0,addr=0x7' \
+  -blockdev '{"driver":"qcow2","node-name":"drive-sata0","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-sata0","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-2.qcow2"}}' \
+  -device 'ide-hd,bus=ahci0.0,drive=drive-sata0,id=sata0,bootindex=101,write-cache=on' \
+  -blockdev '{"driver":"qcow2","node-name":"drive-sata1","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-sata1","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-3.qcow2"}}' \
+  -device 'ide-hd,bus=ahci0.1,drive=drive-sata1,id=sata1,rotation_rate=1,serial=SATA1,write-cache=on' \
+  -device 'ide-cd,bus=ahci0.5,id=sata5' \
+  -device 'lsi,id=scsihw0,bus=pci.0,addr=0x5' \
+  -blockdev '{"driver":"qcow2","node-name":"drive-scsi0","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-scsi0","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-4.qcow2"}}' \
+  -device 'scsi-hd,bus=scsihw0.0,scsi-id=0,drive=drive-scsi0,id=scsi0,write-cache=on' \
+  -blockdev '{"driver":"raw","node-name":"drive-scsi1","file":{"driver":"file","node-name":"file-scsi1","aio":"io_uring","filename":"/var/lib/vz/template/iso/tools.iso","read-only":true},"read-only":true}' \
+  -device 'scsi-cd,bus=scsihw0.0,scsi-id=1,drive=drive-scsi1,id=scsi1' \
+  -object 'iothread,id=iothread-virtio0' \
+  -blockdev '{"driver":"qcow2","node-name":"drive-virtio0","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-virtio0","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-5.qcow2"}}' \
+  -device 'virtio-blk-pci,drive=drive-virtio0,id=virtio0,bus=pci.0,addr=0xa,iothread=iothread-virtio0,bootindex=100,write-cache=on' \
+  -blockdev '{"driver":"qcow2","node-name":"drive-virtio6","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-virtio6","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-6.qcow2"}}' \
+  -device 'virtio-blk-pci,drive=drive-virtio6,id=virtio6,bus=pci.2,addr=0x1,serial=virtio6,write-cache=on' \
+  -blockdev '{"driver":"qcow2","node-name":"drive-virtio15","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-virtio15","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-7.qcow2"}}' \
+  -device 'virtio-blk-pci,drive=drive-virtio15,id=virtio15,bus=pci.2,addr=0xa,write-cache=on' \
+  -machine 'type=pc-i440fx-7.2' \
+  -accel kvm

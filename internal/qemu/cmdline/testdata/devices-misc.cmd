@@ -1,0 +1,35 @@
+qemu-system-x86_64 \
+  -name 'vm100,debug-threads=on' \
+  -chardev 'socket,id=qmp,path=/run/hearth/qemu/100.qmp,server=on,wait=off' \
+  -mon 'chardev=qmp,mode=control' \
+  -pidfile /run/hearth/qemu/100.pid \
+  -daemonize \
+  -smp '1,sockets=1,cores=1,maxcpus=1' \
+  -nodefaults \
+  -boot 'menu=on,strict=on,reboot-timeout=1000' \
+  -vnc unix:/run/hearth/qemu/100.vnc \
+  -cpu kvm64,enforce,+kvm_pv_eoi,+kvm_pv_unhalt,+lahf_lm,+sep \
+  -m 1024 \
+  -device 'piix3-usb-uhci,id=uhci,bus=pci.0,addr=0x1.0x2' \
+  -device 'pci-bridge,id=pci.1,chassis_nr=1,bus=pci.0,addr=0x1e' \
+  -device 'pci-bridge,id=pci.2,chassis_nr=2,bus=pci.0,addr=0x1f' \
+  -device 'usb-tablet,id=tablet,bus=uhci.0,port=1' \
+  -device 'VGA,id=vga,bus=pci.0,addr=0x2' \
+  -chardev 'socket,path=/run/hearth/qemu/100.qga,server=on,wait=off,id=qga0' \
+  -device 'virtio-serial,id=qga0,bus=pci.0,addr=0x8' \
+  -device 'virtserialport,chardev=qga0,name=org.qemu.guest_agent.0' \
+  -object 'rng-random,filename=/dev/urandom,id=rng0' \
+  -device 'virtio-rng-pci,rng=rng0,max-bytes=2048,period=500,bus=pci.1,addr=0x1d' \
+  -device 'i6300esb,id=watchdog,bus=pci.0,addr=0x4' \
+  -watchdog-action reset \
+  -device 'ich9-intel-hda,id=audio0,bus=pci.2,addr=0xc' \
+  -device 'hda-micro,id=audio0-codec0,bus=audio0.0,cad=0,audiodev=audiodev0' \
+  -device 'hda-duplex,id=audio0-codec1,bus=audio0.0,cad=1,audiodev=audiodev0' \
+  -audiodev 'none,id=audiodev0' \
+  -device 'ivshmem-plain,memdev=ivshmem,bus=pci.2,addr=0xb' \
+  -object 'memory-backend-file,id=ivshmem,share=on,mem-path=/dev/shm/pve-shm-shared,size=32M' \
+  -rtc 'driftfix=slew,base=localtime' \
+  -no-reboot \
+  -machine 'type=pc-i440fx-7.2,acpi=off,mem-merge=off' \
+  -accel kvm
+# warning: affinity 0-1 is not applied: the VM's threads may run on any host CPU

@@ -1,0 +1,41 @@
+qemu-system-x86_64 \
+  -name 'vm100,debug-threads=on' \
+  -chardev 'socket,id=qmp,path=/run/hearth/qemu/100.qmp,server=on,wait=off' \
+  -mon 'chardev=qmp,mode=control' \
+  -pidfile /run/hearth/qemu/100.pid \
+  -daemonize \
+  -smp '1,sockets=1,cores=1,maxcpus=1' \
+  -nodefaults \
+  -boot 'menu=on,strict=on,reboot-timeout=1000' \
+  -vnc unix:/run/hearth/qemu/100.vnc \
+  -cpu kvm64,enforce,+kvm_pv_eoi,+kvm_pv_unhalt,+lahf_lm,+sep \
+  -m 4096 \
+  -device 'ich9-usb-ehci1,id=ehci,multifunction=on,bus=pcie.0,addr=1d.7' \
+  -device 'ich9-usb-uhci1,id=uhci-1,multifunction=on,bus=pcie.0,addr=1d.0,masterbus=ehci.0,firstport=0' \
+  -device 'ich9-usb-uhci2,id=uhci-2,multifunction=on,bus=pcie.0,addr=1d.1,masterbus=ehci.0,firstport=2' \
+  -device 'ich9-usb-uhci3,id=uhci-3,multifunction=on,bus=pcie.0,addr=1d.2,masterbus=ehci.0,firstport=4' \
+  -device 'ich9-usb-ehci2,id=ehci-2,multifunction=on,bus=pcie.0,addr=1a.7' \
+  -device 'ich9-usb-uhci4,id=uhci-4,multifunction=on,bus=pcie.0,addr=1a.0,masterbus=ehci-2.0,firstport=0' \
+  -device 'ich9-usb-uhci5,id=uhci-5,multifunction=on,bus=pcie.0,addr=1a.1,masterbus=ehci-2.0,firstport=2' \
+  -device 'ich9-usb-uhci6,id=uhci-6,multifunction=on,bus=pcie.0,addr=1a.2,masterbus=ehci-2.0,firstport=4' \
+  -device 'pcie-root-port,id=ich9-pcie-port-1,x-speed=16,x-width=32,multifunction=on,bus=pcie.0,addr=1c.0,port=1,chassis=1' \
+  -device 'pcie-root-port,id=ich9-pcie-port-2,x-speed=16,x-width=32,multifunction=on,bus=pcie.0,addr=1c.1,port=2,chassis=2' \
+  -device 'pcie-root-port,id=ich9-pcie-port-3,x-speed=16,x-width=32,multifunction=on,bus=pcie.0,addr=1c.2,port=3,chassis=3' \
+  -device 'pcie-root-port,id=ich9-pcie-port-4,x-speed=16,x-width=32,multifunction=on,bus=pcie.0,addr=1c.3,port=4,chassis=4' \
+  -device 'i82801b11-bridge,id=pcidmi,bus=pcie.0,addr=1e.0' \
+  -device 'pci-bridge,id=pci.0,chassis_nr=1,bus=pcidmi,addr=1.0' \
+  -device 'pci-bridge,id=pci.1,chassis_nr=2,bus=pcidmi,addr=2.0' \
+  -device 'pci-bridge,id=pci.2,chassis_nr=3,bus=pcidmi,addr=3.0' \
+  -device 'usb-tablet,id=tablet,bus=ehci.0,port=1' \
+  -device 'vfio-pci,host=0000:01:00.0,id=hostpci0,bus=pci.0,addr=0x10' \
+  -device 'vfio-pci,host=0000:02:00.0,id=hostpci1,bus=ich9-pcie-port-2,addr=0x0.0x0,multifunction=on,x-vga=on,rombar=0,bootindex=100' \
+  -device 'vfio-pci,host=0000:02:00.1,id=hostpci1.1,bus=ich9-pcie-port-2,addr=0x0.0x1' \
+  -device 'pcie-root-port,id=ich9-pcie-port-5,x-speed=16,x-width=32,multifunction=on,bus=pcie.0,addr=10.0,port=5,chassis=5' \
+  -device 'vfio-pci,host=0000:03:00.0,id=hostpci4,bus=ich9-pcie-port-5,addr=0x0,romfile=/usr/share/kvm/vbios.bin,x-pci-vendor-id=0x10de,x-pci-device-id=0x1234' \
+  -device 'virtio-balloon-pci,id=balloon0,bus=pci.0,addr=0x3,free-page-reporting=on' \
+  -device 'lsi,id=scsihw0,bus=pci.0,addr=0x5' \
+  -blockdev '{"driver":"qcow2","node-name":"drive-scsi0","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-scsi0","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-0.qcow2"}}' \
+  -device 'scsi-hd,bus=scsihw0.0,scsi-id=0,drive=drive-scsi0,id=scsi0,bootindex=101,write-cache=on' \
+  -machine 'type=pc-q35-7.2' \
+  -accel kvm
+# warning: hostpci4: 03:00 names a whole device; only its function 0 is passed through (list the functions to pass more)

@@ -1,0 +1,31 @@
+qemu-system-x86_64 \
+  -name 'debian,debug-threads=on' \
+  -chardev 'socket,id=qmp,path=/run/hearth/qemu/100.qmp,server=on,wait=off' \
+  -mon 'chardev=qmp,mode=control' \
+  -pidfile /run/hearth/qemu/100.pid \
+  -daemonize \
+  -smbios 'type=1,uuid=5b0f4e1c-2f7e-4a55-9a1e-8b2f3c4d5e6f' \
+  -smp '2,sockets=1,cores=2,maxcpus=2' \
+  -nodefaults \
+  -boot 'menu=on,strict=on,reboot-timeout=1000' \
+  -vnc unix:/run/hearth/qemu/100.vnc \
+  -cpu qemu64,+aes,enforce,+kvm_pv_eoi,+kvm_pv_unhalt,+pni,+popcnt,+sse4.1,+sse4.2,+ssse3 \
+  -m 2048 \
+  -device 'piix3-usb-uhci,id=uhci,bus=pci.0,addr=0x1.0x2' \
+  -device 'pci-bridge,id=pci.1,chassis_nr=1,bus=pci.0,addr=0x1e' \
+  -device 'pci-bridge,id=pci.2,chassis_nr=2,bus=pci.0,addr=0x1f' \
+  -device 'pci-bridge,id=pci.3,chassis_nr=3,bus=pci.0,addr=0x5' \
+  -device 'vmgenid,guid=0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' \
+  -device 'usb-tablet,id=tablet,bus=uhci.0,port=1' \
+  -device 'VGA,id=vga,bus=pci.0,addr=0x2' \
+  -device 'virtio-balloon-pci,id=balloon0,bus=pci.0,addr=0x3,free-page-reporting=on' \
+  -blockdev '{"driver":"raw","node-name":"drive-ide2","file":{"driver":"file","node-name":"file-ide2","aio":"io_uring","filename":"/var/lib/vz/template/iso/debian-12.5.0-amd64-netinst.iso","read-only":true},"read-only":true}' \
+  -device 'ide-cd,bus=ide.1,unit=0,drive=drive-ide2,id=ide2,bootindex=101' \
+  -object 'iothread,id=iothread-virtioscsi0' \
+  -device 'virtio-scsi-pci,id=virtioscsi0,bus=pci.3,addr=0x1,iothread=iothread-virtioscsi0' \
+  -blockdev '{"driver":"qcow2","node-name":"drive-scsi0","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-scsi0","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-0.qcow2"}}' \
+  -device 'scsi-hd,bus=virtioscsi0.0,channel=0,scsi-id=0,lun=0,drive=drive-scsi0,id=scsi0,bootindex=100,write-cache=on' \
+  -netdev 'type=tap,id=net0,ifname=tap100i0,script=no,downscript=no,vhost=on' \
+  -device 'virtio-net-pci,mac=BC:24:11:2A:3B:4C,netdev=net0,bus=pci.0,addr=0x12,id=net0,rx_queue_size=1024,tx_queue_size=256,bootindex=102' \
+  -machine 'type=pc-i440fx-7.2' \
+  -accel kvm

@@ -1,0 +1,37 @@
+qemu-system-x86_64 \
+  -name 'router,debug-threads=on' \
+  -chardev 'socket,id=qmp,path=/run/hearth/qemu/100.qmp,server=on,wait=off' \
+  -mon 'chardev=qmp,mode=control' \
+  -pidfile /run/hearth/qemu/100.pid \
+  -daemonize \
+  -smp '1,sockets=1,cores=1,maxcpus=1' \
+  -nodefaults \
+  -boot 'menu=on,strict=on,reboot-timeout=1000' \
+  -vnc unix:/run/hearth/qemu/100.vnc \
+  -cpu kvm64,enforce,+kvm_pv_eoi,+kvm_pv_unhalt,+lahf_lm,+sep \
+  -m 1024 \
+  -device 'piix3-usb-uhci,id=uhci,bus=pci.0,addr=0x1.0x2' \
+  -device 'pci-bridge,id=pci.1,chassis_nr=1,bus=pci.0,addr=0x1e' \
+  -device 'pci-bridge,id=pci.2,chassis_nr=2,bus=pci.0,addr=0x1f' \
+  -device 'usb-tablet,id=tablet,bus=uhci.0,port=1' \
+  -device 'VGA,id=vga,bus=pci.0,addr=0x2' \
+  -device 'virtio-balloon-pci,id=balloon0,bus=pci.0,addr=0x3,free-page-reporting=on' \
+  -netdev 'type=tap,id=net0,ifname=tap100i0,script=no,downscript=no,vhost=on,queues=4' \
+  -device 'virtio-net-pci,mac=BC:24:11:00:00:01,netdev=net0,bus=pci.0,addr=0x12,id=net0,vectors=10,mq=on,packed=on,rx_queue_size=1024,tx_queue_size=256,bootindex=100,host_mtu=9000' \
+  -netdev 'type=tap,id=net1,ifname=tap100i1,script=no,downscript=no,vhost=on' \
+  -device 'virtio-net-pci,mac=BC:24:11:00:00:02,netdev=net1,bus=pci.0,addr=0x13,id=net1,rx_queue_size=1024,tx_queue_size=256,host_mtu=1500' \
+  -netdev 'type=tap,id=net2,ifname=tap100i2,script=no,downscript=no' \
+  -device 'e1000,mac=BC:24:11:00:00:03,netdev=net2,bus=pci.0,addr=0x14,id=net2' \
+  -netdev 'type=tap,id=net3,ifname=tap100i3,script=no,downscript=no' \
+  -device 'e1000e,mac=BC:24:11:00:00:04,netdev=net3,bus=pci.0,addr=0x15,id=net3' \
+  -netdev 'type=user,id=net4,hostname=router' \
+  -device 'rtl8139,mac=BC:24:11:00:00:05,netdev=net4,bus=pci.0,addr=0x16,id=net4' \
+  -netdev 'type=tap,id=net5,ifname=tap100i5,script=no,downscript=no' \
+  -device 'vmxnet3,mac=BC:24:11:00:00:06,netdev=net5,bus=pci.0,addr=0x17,id=net5' \
+  -netdev 'type=user,id=net6,hostname=router' \
+  -device 'virtio-net-pci,mac=BC:24:11:00:00:07,netdev=net6,bus=pci.1,addr=0x1,id=net6,rx_queue_size=1024,tx_queue_size=256,bootindex=101' \
+  -netdev 'type=tap,id=net31,ifname=tap100i31,script=no,downscript=no,vhost=on' \
+  -device 'virtio-net-pci,mac=BC:24:11:00:00:08,netdev=net31,bus=pci.1,addr=0x1a,id=net31,rx_queue_size=1024,tx_queue_size=256' \
+  -machine 'type=pc-i440fx-7.2' \
+  -accel kvm
+# warning: net5: mtu 9000 is ignored: only a virtio NIC on a bridge can announce an MTU

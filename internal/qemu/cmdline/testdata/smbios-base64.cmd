@@ -1,0 +1,22 @@
+qemu-system-x86_64 \
+  -name 'vm100,debug-threads=on' \
+  -chardev 'socket,id=qmp,path=/run/hearth/qemu/100.qmp,server=on,wait=off' \
+  -mon 'chardev=qmp,mode=control' \
+  -pidfile /run/hearth/qemu/100.pid \
+  -daemonize \
+  -smbios 'type=1,uuid=7e8b8f3a-1c2d-4e5f-8a9b-0c1d2e3f4a5b,manufacturer=Hearth,, Inc.,product=Virtual Machine,serial=1234' \
+  -smp '1,sockets=1,cores=1,maxcpus=1' \
+  -nodefaults \
+  -boot 'menu=on,strict=on,reboot-timeout=1000' \
+  -vnc unix:/run/hearth/qemu/100.vnc \
+  -cpu kvm64,enforce,+kvm_pv_eoi,+kvm_pv_unhalt,+lahf_lm,+sep \
+  -m 512 \
+  -device 'piix3-usb-uhci,id=uhci,bus=pci.0,addr=0x1.0x2' \
+  -device 'pci-bridge,id=pci.1,chassis_nr=1,bus=pci.0,addr=0x1e' \
+  -device 'pci-bridge,id=pci.2,chassis_nr=2,bus=pci.0,addr=0x1f' \
+  -device 'usb-tablet,id=tablet,bus=uhci.0,port=1' \
+  -device 'VGA,id=vga,bus=pci.0,addr=0x2' \
+  -device 'virtio-balloon-pci,id=balloon0,bus=pci.0,addr=0x3,free-page-reporting=on' \
+  -machine 'type=pc-i440fx-7.2' \
+  -accel kvm
+# warning: vmgenid: 1 is a request for a new generation id, not an id; the VM starts without one

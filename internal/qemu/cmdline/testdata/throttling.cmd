@@ -1,0 +1,32 @@
+qemu-system-x86_64 \
+  -name 'vm100,debug-threads=on' \
+  -chardev 'socket,id=qmp,path=/run/hearth/qemu/100.qmp,server=on,wait=off' \
+  -mon 'chardev=qmp,mode=control' \
+  -pidfile /run/hearth/qemu/100.pid \
+  -daemonize \
+  -smp '1,sockets=1,cores=1,maxcpus=1' \
+  -nodefaults \
+  -boot 'menu=on,strict=on,reboot-timeout=1000' \
+  -vnc unix:/run/hearth/qemu/100.vnc \
+  -cpu kvm64,enforce,+kvm_pv_eoi,+kvm_pv_unhalt,+lahf_lm,+sep \
+  -m 1024 \
+  -device 'piix3-usb-uhci,id=uhci,bus=pci.0,addr=0x1.0x2' \
+  -device 'pci-bridge,id=pci.1,chassis_nr=1,bus=pci.0,addr=0x1e' \
+  -device 'pci-bridge,id=pci.2,chassis_nr=2,bus=pci.0,addr=0x1f' \
+  -device 'pci-bridge,id=pci.3,chassis_nr=3,bus=pci.0,addr=0x5' \
+  -device 'usb-tablet,id=tablet,bus=uhci.0,port=1' \
+  -device 'VGA,id=vga,bus=pci.0,addr=0x2' \
+  -device 'virtio-balloon-pci,id=balloon0,bus=pci.0,addr=0x3,free-page-reporting=on' \
+  -device 'virtio-scsi-pci,id=virtioscsi0,bus=pci.3,addr=0x1' \
+  -object '{"qom-type":"throttle-group","id":"throttle-drive-scsi0","limits":{"bps-total":104857600,"bps-total-max":209715200,"bps-total-max-length":30}}' \
+  -blockdev '{"driver":"throttle","node-name":"drive-scsi0","file":{"driver":"qcow2","node-name":"fmt-scsi0","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-scsi0","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-0.qcow2"}},"throttle-group":"throttle-drive-scsi0"}' \
+  -device 'scsi-hd,bus=virtioscsi0.0,channel=0,scsi-id=0,lun=0,drive=drive-scsi0,id=scsi0,bootindex=100,write-cache=on' \
+  -device 'virtio-scsi-pci,id=virtioscsi1,bus=pci.3,addr=0x2' \
+  -object '{"qom-type":"throttle-group","id":"throttle-drive-scsi1","limits":{"bps-read":52953088,"bps-write":20971520,"iops-read":1000,"iops-read-max":2000,"iops-read-max-length":10,"iops-write":500}}' \
+  -blockdev '{"driver":"throttle","node-name":"drive-scsi1","file":{"driver":"qcow2","node-name":"fmt-scsi1","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-scsi1","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-1.qcow2"}},"throttle-group":"throttle-drive-scsi1"}' \
+  -device 'scsi-hd,bus=virtioscsi1.0,channel=0,scsi-id=0,lun=1,drive=drive-scsi1,id=scsi1,write-cache=on' \
+  -object '{"qom-type":"throttle-group","id":"throttle-drive-virtio0","limits":{"bps-total":1048576,"iops-total":300,"iops-total-max":600}}' \
+  -blockdev '{"driver":"throttle","node-name":"drive-virtio0","file":{"driver":"qcow2","node-name":"fmt-virtio0","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-virtio0","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-2.qcow2"}},"throttle-group":"throttle-drive-virtio0"}' \
+  -device 'virtio-blk-pci,drive=drive-virtio0,id=virtio0,bus=pci.0,addr=0xa,write-cache=on' \
+  -machine 'type=pc-i440fx-7.2' \
+  -accel kvm

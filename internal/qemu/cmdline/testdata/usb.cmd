@@ -1,0 +1,27 @@
+qemu-system-x86_64 \
+  -name 'vm100,debug-threads=on' \
+  -chardev 'socket,id=qmp,path=/run/hearth/qemu/100.qmp,server=on,wait=off' \
+  -mon 'chardev=qmp,mode=control' \
+  -pidfile /run/hearth/qemu/100.pid \
+  -daemonize \
+  -smp '1,sockets=1,cores=1,maxcpus=1' \
+  -nodefaults \
+  -boot 'menu=on,strict=on,reboot-timeout=1000' \
+  -vnc unix:/run/hearth/qemu/100.vnc \
+  -cpu kvm64,enforce,+kvm_pv_eoi,+kvm_pv_unhalt,+lahf_lm,+sep \
+  -m 1024 \
+  -device 'piix3-usb-uhci,id=uhci,bus=pci.0,addr=0x1.0x2' \
+  -device 'pci-bridge,id=pci.1,chassis_nr=1,bus=pci.0,addr=0x1e' \
+  -device 'pci-bridge,id=pci.2,chassis_nr=2,bus=pci.0,addr=0x1f' \
+  -device 'qemu-xhci,p2=15,p3=15,id=xhci,bus=pci.1,addr=0x1b' \
+  -device 'usb-host,bus=xhci.0,port=1,vendorid=0x046d,productid=0xc52b,id=usb0' \
+  -device 'usb-host,bus=xhci.0,port=2,hostbus=1,hostport=2.3,id=usb1,bootindex=100' \
+  -device 'usb-host,bus=xhci.0,port=5,vendorid=0x0781,productid=0x5581,id=usb4' \
+  -device 'VGA,id=vga,bus=pci.0,addr=0x2' \
+  -device 'virtio-balloon-pci,id=balloon0,bus=pci.0,addr=0x3,free-page-reporting=on' \
+  -device 'lsi,id=scsihw0,bus=pci.0,addr=0x5' \
+  -blockdev '{"driver":"qcow2","node-name":"drive-scsi0","cache":{"direct":true,"no-flush":false},"detect-zeroes":"on","file":{"driver":"file","node-name":"file-scsi0","aio":"io_uring","cache":{"direct":true,"no-flush":false},"filename":"/var/lib/vz/images/100/vm-100-disk-0.qcow2"}}' \
+  -device 'scsi-hd,bus=scsihw0.0,scsi-id=0,drive=drive-scsi0,id=scsi0,bootindex=101,write-cache=on' \
+  -machine 'type=pc-i440fx-7.2' \
+  -accel kvm
+# warning: usb2: SPICE USB redirection needs a SPICE display, which Hearth does not offer; the port is left out

@@ -1,0 +1,36 @@
+qemu-system-x86_64 \
+  -name 'vm100,debug-threads=on' \
+  -chardev 'socket,id=qmp,path=/run/hearth/qemu/100.qmp,server=on,wait=off' \
+  -mon 'chardev=qmp,mode=control' \
+  -pidfile /run/hearth/qemu/100.pid \
+  -daemonize \
+  -smp '1,sockets=1,cores=1,maxcpus=1' \
+  -nodefaults \
+  -boot 'menu=on,strict=on,reboot-timeout=1000' \
+  -vnc unix:/run/hearth/qemu/100.vnc \
+  -cpu kvm64,enforce,+kvm_pv_eoi,+kvm_pv_unhalt,+lahf_lm,+sep \
+  -m 1024 \
+  -device 'intel-iommu,intremap=on,caching-mode=on,aw-bits=48' \
+  -device 'ich9-usb-ehci1,id=ehci,multifunction=on,bus=pcie.0,addr=1d.7' \
+  -device 'ich9-usb-uhci1,id=uhci-1,multifunction=on,bus=pcie.0,addr=1d.0,masterbus=ehci.0,firstport=0' \
+  -device 'ich9-usb-uhci2,id=uhci-2,multifunction=on,bus=pcie.0,addr=1d.1,masterbus=ehci.0,firstport=2' \
+  -device 'ich9-usb-uhci3,id=uhci-3,multifunction=on,bus=pcie.0,addr=1d.2,masterbus=ehci.0,firstport=4' \
+  -device 'ich9-usb-ehci2,id=ehci-2,multifunction=on,bus=pcie.0,addr=1a.7' \
+  -device 'ich9-usb-uhci4,id=uhci-4,multifunction=on,bus=pcie.0,addr=1a.0,masterbus=ehci-2.0,firstport=0' \
+  -device 'ich9-usb-uhci5,id=uhci-5,multifunction=on,bus=pcie.0,addr=1a.1,masterbus=ehci-2.0,firstport=2' \
+  -device 'ich9-usb-uhci6,id=uhci-6,multifunction=on,bus=pcie.0,addr=1a.2,masterbus=ehci-2.0,firstport=4' \
+  -device 'pcie-root-port,id=ich9-pcie-port-1,x-speed=16,x-width=32,multifunction=on,bus=pcie.0,addr=1c.0,port=1,chassis=1' \
+  -device 'pcie-root-port,id=ich9-pcie-port-2,x-speed=16,x-width=32,multifunction=on,bus=pcie.0,addr=1c.1,port=2,chassis=2' \
+  -device 'pcie-root-port,id=ich9-pcie-port-3,x-speed=16,x-width=32,multifunction=on,bus=pcie.0,addr=1c.2,port=3,chassis=3' \
+  -device 'pcie-root-port,id=ich9-pcie-port-4,x-speed=16,x-width=32,multifunction=on,bus=pcie.0,addr=1c.3,port=4,chassis=4' \
+  -device 'i82801b11-bridge,id=pcidmi,bus=pcie.0,addr=1e.0' \
+  -device 'pci-bridge,id=pci.0,chassis_nr=1,bus=pcidmi,addr=1.0' \
+  -device 'pci-bridge,id=pci.1,chassis_nr=2,bus=pcidmi,addr=2.0' \
+  -device 'pci-bridge,id=pci.2,chassis_nr=3,bus=pcidmi,addr=3.0' \
+  -device 'usb-tablet,id=tablet,bus=ehci.0,port=1' \
+  -device 'VGA,id=vga,bus=pcie.0,addr=0x1' \
+  -device 'virtio-balloon-pci,id=balloon0,bus=pci.0,addr=0x3,free-page-reporting=on' \
+  -netdev 'type=tap,id=net0,ifname=tap100i0,script=no,downscript=no,vhost=on' \
+  -device 'virtio-net-pci,mac=BC:24:11:00:00:01,netdev=net0,bus=pci.0,addr=0x12,id=net0,rx_queue_size=1024,tx_queue_size=256,bootindex=300' \
+  -machine 'type=pc-q35-7.2,kernel-irqchip=split' \
+  -accel kvm
