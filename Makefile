@@ -19,7 +19,8 @@ GOTEST_FLAGS ?= -race
 # adds its tools here so that a new machine gets them from `make deps`.
 DEB_PACKAGES := ca-certificates openssl fuse3 iproute2 nftables dnsmasq-base busybox-static slapd ldap-utils libpam0g-dev gcc libc6-dev \
 	qemu-utils qemu-block-extra btrfs-progs lvm2 zstd xz-utils \
-	tgt open-iscsi libiscsi-bin nfs-ganesha nfs-ganesha-vfs libnfs-utils
+	tgt open-iscsi libiscsi-bin nfs-ganesha nfs-ganesha-vfs libnfs-utils \
+	qemu-system-x86 ovmf swtpm swtpm-tools genisoimage
 
 .PHONY: all build deps run test vet lint unit install man clean bench bench-cfs robustness
 

@@ -12,7 +12,7 @@ var Version = Declare[NoParams, VersionInfo](Endpoint{
 // a test checks that none is missing from the router, the CLI or the
 // OpenAPI document.
 func All() []*Endpoint {
-	return []*Endpoint{
+	return append([]*Endpoint{
 		Version.E,
 		// access
 		AccessIndex.E, TicketForm.E, TicketCreate.E, DomainList.E,
@@ -44,5 +44,5 @@ func All() []*Endpoint {
 		StorageUpload.E, StorageDownload.E, PruneList.E, PruneRun.E, ExtractConfig.E,
 		// tasks
 		TaskList.E, TaskIndex.E, TaskStop.E, TaskStatusGet.E, TaskLogGet.E,
-	}
+	}, QemuEndpoints()...)
 }

@@ -339,3 +339,39 @@ func (s *Service) PoolOf(vmid int) string {
 	p, _ := st.users.PoolOfVM(vmid)
 	return p
 }
+
+// AddGuestToPool puts a new guest into a pool (create and clone with
+// pool=…). The caller has checked the right to allocate in the pool.
+func (s *Service) AddGuestToPool(ctx context.Context, pool string, vmid int) error {
+	return s.editUsers(ctx, func(users *usercfg.Config) error {
+		if err := users.AddPoolVM(pool, vmid, false); err != nil {
+			return api.ParamError("pool", "%v", err)
+		}
+		return nil
+	})
+}
+
+// ForgetGuest takes a destroyed guest out of its pool and, with purge,
+// drops the ACL entries on /vms/<vmid> too, so a later guest with the
+// same id starts clean. Without purge the ACLs stay, as on Proxmox VE.
+func (s *Service) ForgetGuest(ctx context.Context, vmid int, purge bool) error {
+	if _, inPool := s.poolOf(vmid); !inPool && !purge {
+		return nil
+	}
+	return s.editUsers(ctx, func(users *usercfg.Config) error {
+		if purge {
+			users.RemoveVM(vmid)
+			return nil
+		}
+		users.RemovePoolVM(vmid)
+		return nil
+	})
+}
+
+func (s *Service) poolOf(vmid int) (string, bool) {
+	st, err := s.current()
+	if err != nil {
+		return "", false
+	}
+	return st.users.PoolOfVM(vmid)
+}

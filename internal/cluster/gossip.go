@@ -38,6 +38,9 @@ type NodeStatus struct {
 	// cluster's resource list. Keys are short: the status travels in
 	// UDP packets.
 	Storages []StorageUsage `json:"st,omitempty"`
+	// Running lists the guests running on the node, so every node shows
+	// their state in the cluster's resource list.
+	Running []int `json:"run,omitempty"`
 }
 
 // StorageUsage is one storage's space on a node.

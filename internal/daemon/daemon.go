@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,7 @@ import (
 	"github.com/hearth-virt/hearth/internal/logbook"
 	"github.com/hearth-virt/hearth/internal/network/hostnet"
 	"github.com/hearth-virt/hearth/internal/network/natnet"
+	"github.com/hearth-virt/hearth/internal/qemu/vm"
 	"github.com/hearth-virt/hearth/internal/rest"
 	"github.com/hearth-virt/hearth/internal/storage"
 	"github.com/hearth-virt/hearth/internal/task"
@@ -85,27 +87,35 @@ type Config struct {
 	// MountRoot is where network storages are mounted (the flag defaults
 	// to /mnt/pve); empty means <StateDir>/mnt.
 	MountRoot string
+	// RunDir holds runtime state that must not survive a reboot (the
+	// sockets and pid files of running guests); default /run/hearth,
+	// empty in tests means <StateDir>/run.
+	RunDir string
+	// KVM overrides the detection of /dev/kvm (tests).
+	KVM *bool
 }
 
 // Daemon is a running node.
 type Daemon struct {
-	cfg     Config
-	log     *slog.Logger
-	book    *logbook.Book
-	store   *cfs.Store
-	access  *access.Service
-	tasks   *task.Runner
-	sampler *hostinfo.Sampler
-	host    hostinfo.Reader
-	status  statusCache
-	api     *rest.Server
-	cluster *cluster.Cluster
-	id      *cluster.Identity
-	raftNet *cluster.RaftNet
-	mount   *cfsfuse.Server
-	storage *storage.Service
-	network *hostnet.Service
-	natCfg  *natnet.Config
+	cfg      Config
+	log      *slog.Logger
+	book     *logbook.Book
+	store    *cfs.Store
+	access   *access.Service
+	tasks    *task.Runner
+	sampler  *hostinfo.Sampler
+	host     hostinfo.Reader
+	status   statusCache
+	api      *rest.Server
+	cluster  *cluster.Cluster
+	id       *cluster.Identity
+	raftNet  *cluster.RaftNet
+	mount    *cfsfuse.Server
+	storage  *storage.Service
+	vms      *vm.Service
+	guestNet interface{ Close() } // the netlink handle guest ports are plugged with
+	network  *hostnet.Service
+	natCfg   *natnet.Config
 
 	// newPassword is the generated first password, shown once at start.
 	newPassword string
@@ -215,6 +225,9 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	if err := d.openStorage(ctx); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
+	if err := d.openVMs(); err != nil {
+		return nil, fmt.Errorf("virtual machines: %w", err)
+	}
 	extra, err := d.extraHandler()
 	if err != nil {
 		return nil, err
@@ -247,6 +260,9 @@ func (c *Config) defaults() error {
 	}
 	if c.LocalStorage == "" {
 		c.LocalStorage = filepath.Join(c.StateDir, "vz")
+	}
+	if c.RunDir == "" {
+		c.RunDir = filepath.Join(c.StateDir, "run")
 	}
 	if c.MountRoot == "" {
 		c.MountRoot = filepath.Join(c.StateDir, "mnt")
@@ -330,6 +346,8 @@ func (d *Daemon) Start(ctx context.Context) error {
 	go func() { defer d.wg.Done(); d.storage.Run(ctx, 10*time.Second) }()
 	d.log.Info("node started", "node", d.cfg.Node, "listen", d.httpLn.Addr().String(), "socket", d.cfg.Socket, "version", api.HearthVersion)
 	d.startNetwork(ctx)
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); d.startVMs(ctx) }()
 	d.announce()
 	return nil
 }
@@ -417,6 +435,12 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	d.wg.Wait()
 	if d.httpDone != nil {
 		<-d.httpDone
+	}
+	if d.vms != nil {
+		d.vms.Release()
+	}
+	if d.guestNet != nil {
+		d.guestNet.Close()
 	}
 	d.stopNetwork()
 	if d.mount != nil {
@@ -517,6 +541,12 @@ func (d *Daemon) gossipStatus() cluster.NodeStatus {
 		if u.Active == 1 {
 			st.Storages = append(st.Storages, cluster.StorageUsage{ID: u.Storage, Total: u.Total, Used: u.Used})
 		}
+	}
+	if d.vms != nil {
+		for vmid := range d.vms.Running() {
+			st.Running = append(st.Running, vmid)
+		}
+		slices.Sort(st.Running)
 	}
 	return st
 }

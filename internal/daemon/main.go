@@ -28,6 +28,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.NATNetwork, "nat-network", "none", "NAT network for guests: BRIDGE[,subnet=CIDR][,dns=0|1], or 'none'")
 	fs.StringVar(&cfg.LocalStorage, "local-storage", "/var/lib/vz", "directory of the 'local' storage in a new cluster's storage.cfg")
 	fs.StringVar(&cfg.MountRoot, "mount-root", "/mnt/pve", "where network storages are mounted")
+	fs.StringVar(&cfg.RunDir, "run-dir", "/run/hearth", "runtime files of running guests (sockets, pid files); cleared by a reboot")
 	gossipPort := fs.Int("gossip-port", 8007, "UDP and TCP port of cluster membership")
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn or error")
 	fs.Usage = func() {

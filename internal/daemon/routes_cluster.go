@@ -186,6 +186,15 @@ func (d *Daemon) resources(ctx context.Context, c *api.Call, in *api.ResourcesPa
 // and the status loop; until then a guest shows as stopped.
 func (d *Daemon) guestResources(c *api.Call) []api.Resource {
 	guests, _ := guestconf.List(d.store) // a tree without nodes has no guests
+	running := map[string]map[int]bool{}
+	for _, node := range d.nodeNames() {
+		if st, ok := d.nodeUsage(node); ok && (node == d.cfg.Node || d.cluster.Online(node)) {
+			running[node] = map[int]bool{}
+			for _, id := range st.Running {
+				running[node][id] = true
+			}
+		}
+	}
 	var out []api.Resource
 	for _, g := range guests {
 		if !c.Perm.Has("/vms/"+strconv.Itoa(g.VMID), "VM.Audit") {
@@ -201,6 +210,9 @@ func (d *Daemon) guestResources(c *api.Call) []api.Resource {
 			Lock: guestconf.Value(data, "lock")}
 		if guestconf.Value(data, "template") == "1" {
 			r.Template = ptr(1)
+		}
+		if running[g.Node][g.VMID] {
+			r.Status = "running"
 		}
 		out = append(out, r)
 	}

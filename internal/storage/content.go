@@ -413,3 +413,12 @@ func guestWord(kind string) string {
 	}
 	return "VM"
 }
+
+// ParseVolname reads what a volume name of st says (owner, format, base).
+func ParseVolname(st Storage, volname string) (Vol, error) { return parseVolname(st, volname) }
+
+// CheckVolumeAccess applies the storage's volume access rules for guest
+// code that puts a volume into a configuration (an ISO, an existing disk).
+func CheckVolumeAccess(c *api.Call, storageID string, v Vol, write bool) error {
+	return checkVolumeAccess(c, storageID, v, write)
+}

@@ -424,6 +424,9 @@ func (c *Config) removeVMFromPools(vmid int) {
 	}
 }
 
+// RemovePoolVM takes a guest out of whatever pool holds it.
+func (c *Config) RemovePoolVM(vmid int) { c.removeVMFromPools(vmid) }
+
 // RemoveVM forgets a guest that was destroyed: it leaves its pool and the
 // ACL grants on /vms/<vmid> go, so a new guest with the same id does not
 // inherit them.

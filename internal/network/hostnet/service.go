@@ -303,3 +303,7 @@ func validationError(err error) error {
 	}
 	return err
 }
+
+// GuestHandle opens a netlink handle in the service's namespace for
+// plugging guest ports; the caller closes it. Plugging must hold Lock.
+func (s *Service) GuestHandle() (*netapply.Handle, error) { return s.handle() }

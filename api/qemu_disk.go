@@ -1,0 +1,3 @@
+package api
+
+func diskEndpoints() []*Endpoint { return nil }

@@ -1,0 +1,98 @@
+package vm
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/hearth-virt/hearth/api"
+	"github.com/hearth-virt/hearth/internal/guestconf"
+	"github.com/hearth-virt/hearth/internal/qemu/vmconf"
+)
+
+// applyPending moves the pending changes of a stopped VM into its
+// current settings. It reports whether anything changed; the caller
+// saves.
+func (s *Service) applyPending(ctx context.Context, c *conf, log api.TaskLog) (bool, error) {
+	f := c.File
+	if !f.HasPending() {
+		return false, nil
+	}
+	for _, d := range f.PendingDeletes() {
+		old, had := f.Main.Get(d.Key)
+		f.RemovePendingDelete(d.Key)
+		if !had {
+			continue
+		}
+		f.Main.Delete(d.Key)
+		s.detached(ctx, c, d.Key, old, d.Force, log)
+	}
+	for _, k := range f.Pending.Keys() {
+		v := f.Pending.Value(k)
+		old, had := f.Main.Get(k)
+		if err := f.Main.Set(k, v); err != nil {
+			return false, err
+		}
+		f.Pending.Delete(k)
+		if had && old != v {
+			s.replaced(ctx, c, k, old, v, log)
+		}
+	}
+	return true, nil
+}
+
+// replaced handles a drive whose value changed: if the volume changed,
+// the old one is kept as unusedN.
+func (s *Service) replaced(ctx context.Context, c *conf, key, old, now string, log api.TaskLog) {
+	if !vmconf.IsDriveKey(key) {
+		return
+	}
+	od, err1 := vmconf.ParseDrive(key, old)
+	nd, err2 := vmconf.ParseDrive(key, now)
+	if err1 != nil || err2 != nil || od.File == nd.File {
+		return
+	}
+	s.detached(ctx, c, key, old, false, log)
+}
+
+// detached handles a drive taken out of the configuration: its own disk
+// becomes unusedN (or is removed with force); a CD-ROM or someone else's
+// volume is just dropped.
+func (s *Service) detached(ctx context.Context, c *conf, key, value string, force bool, log api.TaskLog) {
+	if !vmconf.IsDriveKey(key) {
+		return
+	}
+	d, err := vmconf.ParseDrive(key, value)
+	if err != nil || d.IsCDROM() || !s.ownedBy(ctx, d.File, c.VMID) {
+		return
+	}
+	if force || d.IsCloudInit() {
+		if err := s.freeVolume(ctx, d.File); err != nil {
+			log.Warnf("removing %s: %v", d.File, err)
+		} else {
+			log.Printf("removed %s", d.File)
+		}
+		return
+	}
+	addUnused(c.File.Main, d.File)
+}
+
+// addUnused records a volume as unusedN unless it is already referenced.
+func addUnused(sec *guestconf.Section, volid string) string {
+	free := -1
+	for i := range 256 {
+		k := "unused" + strconv.Itoa(i)
+		v, ok := sec.Get(k)
+		if ok && v == volid {
+			return k
+		}
+		if !ok && free < 0 {
+			free = i
+		}
+	}
+	if free < 0 {
+		return ""
+	}
+	k := "unused" + strconv.Itoa(free)
+	_ = sec.Set(k, volid)
+	return k
+}
