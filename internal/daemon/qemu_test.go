@@ -17,16 +17,23 @@ import (
 	"github.com/hearth-virt/hearth/internal/qemu/testguest"
 )
 
-// requireQEMU skips a test that needs to run real VMs where that is
-// impossible, and builds the test guest.
-func requireQEMU(t *testing.T) *testguest.Guest {
+// requireQEMUBinary skips a test that starts QEMU where that is
+// impossible.
+func requireQEMUBinary(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("skipping: running VMs needs root (taps, bridges)")
+		t.Skip("skipping: running VMs needs root")
 	}
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Skip("skipping: qemu-system-x86_64 is not installed (make deps installs it)")
 	}
+}
+
+// requireQEMU skips a test that needs to run real VMs where that is
+// impossible, and builds the test guest.
+func requireQEMU(t *testing.T) *testguest.Guest {
+	t.Helper()
+	requireQEMUBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	g, err := testguest.Build(ctx, testguest.DefaultCacheDir(), t.Logf)

@@ -36,8 +36,14 @@ var (
 	ovmfVarsMS = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
 )
 
+// newCloudInitRE is the allocation syntax of a cloud-init drive.
+var newCloudInitRE = regexp.MustCompile(`^([^/:\s]+):cloudinit$`)
+
 // isNewDisk reports whether a drive asks for an allocation, and where.
 func isNewDisk(d *vmconf.Drive) (storageID string, gib float64, ok bool) {
+	if m := newCloudInitRE.FindStringSubmatch(d.File); m != nil {
+		return m[1], 0, true
+	}
 	m := newDiskRE.FindStringSubmatch(d.File)
 	if m == nil {
 		return "", 0, false
@@ -159,6 +165,10 @@ func (s *Service) allocDrive(ctx context.Context, c *api.Call, vmid int, d *vmco
 	case d.IsCloudInit() || strings.HasSuffix(d.File, ":cloudinit"):
 		size = 4 << 20
 		name = "vm-" + strconv.Itoa(vmid) + "-cloudinit"
+		if _, isFile := st.(storage.FileStore); isFile && d.Format == "" {
+			// Proxmox VE keeps cloud-init drives on file storages as qcow2.
+			format = "qcow2"
+		}
 	case d.ImportFrom != "":
 		if src, size, err = s.importSource(ctx, c, d.ImportFrom); err != nil {
 			return nil, err
