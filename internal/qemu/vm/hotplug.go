@@ -228,18 +228,35 @@ func (s *Service) unplugDrive(ctx context.Context, cf *conf, key string) error {
 	if err != nil {
 		return err
 	}
-	blockdevs, _, err := cmdline.DriveObjects(in, key)
+	att, err := cmdline.DriveAttachment(in, key)
 	if err != nil {
 		return err
+	}
+	// The nodes a start made, and those the drive has now (a live move
+	// renames them); dropNodes skips names QEMU does not have.
+	var nodes []string
+	if live, err := findLiveDrive(ctx, p.qmp, key); err == nil {
+		nodes = append(nodes, live.top)
+		if live.drv != "throttle" {
+			nodes = append(nodes, protocolNodeOf(live.top))
+		}
+	}
+	for _, b := range slices.Backward(att.Blockdevs) {
+		if n, ok := b["node-name"].(string); ok {
+			nodes = append(nodes, n)
+		}
 	}
 	if err := p.qmp.DeviceDel(ctx, key); err != nil {
 		return fmt.Errorf("removing the device: %w", err)
 	}
-	for _, b := range slices.Backward(blockdevs) {
-		if n, ok := b["node-name"].(string); ok {
-			if err := p.qmp.BlockdevDel(ctx, n); err != nil {
-				return fmt.Errorf("closing the volume: %w", err)
-			}
+	if err := dropNodes(ctx, p.qmp, nodes...); err != nil {
+		return fmt.Errorf("closing the volume: %w", err)
+	}
+	for _, o := range att.Objects {
+		if id, _ := o["id"].(string); id != "" {
+			// A disk's own I/O thread or throttle group; a shared one is
+			// still in use and refuses to go, which is fine.
+			_ = p.qmp.ObjectDel(ctx, id)
 		}
 	}
 	return nil

@@ -58,6 +58,18 @@ func (s *Service) replaced(ctx context.Context, c *conf, key, old, now string, l
 // becomes unusedN (or is removed with force); a CD-ROM or someone else's
 // volume is just dropped.
 func (s *Service) detached(ctx context.Context, c *conf, key, value string, force bool, log api.TaskLog) {
+	if isUnusedKey(key) {
+		// Deleting an unused disk's entry deletes the disk, as on Proxmox
+		// VE; a volume still named elsewhere (a snapshot) stays.
+		if s.ownedBy(ctx, value, c.VMID) && !referenced(c, value) {
+			if err := s.freeVolume(ctx, value); err != nil {
+				log.Warnf("removing %s: %v", value, err)
+			} else {
+				log.Printf("removed %s", value)
+			}
+		}
+		return
+	}
 	if !vmconf.IsDriveKey(key) {
 		return
 	}
@@ -74,6 +86,17 @@ func (s *Service) detached(ctx context.Context, c *conf, key, value string, forc
 		return
 	}
 	addUnused(c.File.Main, d.File)
+}
+
+// referenced reports whether a volume is still named by the
+// configuration: its current drives, pending values or snapshots.
+func referenced(c *conf, volid string) bool {
+	for _, v := range volumesOf(c.File) {
+		if v == volid {
+			return true
+		}
+	}
+	return false
 }
 
 // addUnused records a volume as unusedN unless it is already referenced.

@@ -250,7 +250,7 @@ func (s *Service) snapshotRunning(ctx context.Context, p *proc, disks []snapDisk
 	}
 	if len(internal) > 0 {
 		actions := make([]any, len(internal))
-		for i, node := range nodeNames(internal) {
+		for i, node := range nodeNames(ctx, p, internal) {
 			actions[i] = internalSnapshotAction(node, name)
 		}
 		if err := p.qmp.Execute(ctx, "transaction", map[string]any{"actions": actions}, nil); err != nil {
@@ -287,7 +287,7 @@ func (s *Service) snapshotWithRAM(ctx context.Context, p *proc, disks []snapDisk
 		}
 		defer resume(log)
 	}
-	nodes := nodeNames(internal)
+	nodes := nodeNames(ctx, p, internal)
 	log.Printf("saving the memory of VM %d into %s with the snapshot", p.vmid, internal[0].VolID)
 	if err := p.qmp.SnapshotSave(ctx, "snapshot-save-"+name, name, nodes[0], nodes); err != nil {
 		// The job stops at the first disk that fails and leaves the
@@ -312,7 +312,7 @@ func (s *Service) snapshotWithRAM(ctx context.Context, p *proc, disks []snapDisk
 // not have happened on every disk).
 func (s *Service) deleteInternalRunning(ctx context.Context, p *proc, disks []snapDisk, name string, log api.TaskLog) []error {
 	var errs []error
-	for i, node := range nodeNames(disks) {
+	for i, node := range nodeNames(ctx, p, disks) {
 		err := p.qmp.Execute(ctx, "blockdev-snapshot-delete-internal-sync", map[string]any{"device": node, "name": name}, nil)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", disks[i].Key, err))

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/hearth-virt/hearth/internal/guestconf"
-	"github.com/hearth-virt/hearth/internal/qemu/cmdline"
 	"github.com/hearth-virt/hearth/internal/qemu/vmconf"
 	"github.com/hearth-virt/hearth/internal/storage"
 )
@@ -159,11 +158,12 @@ func byMethod(disks []snapDisk) (internal, other []snapDisk) {
 // nodeNames returns the QEMU block node of each disk: the top node of
 // its drive, which is a root node as blockdev-snapshot-internal-sync
 // requires; QEMU passes snapshot calls through filter nodes down to the
-// qcow2 format node.
-func nodeNames(disks []snapDisk) []string {
+// qcow2 format node. The running VM is asked, as a live move renames the
+// nodes of the drive it moved.
+func nodeNames(ctx context.Context, p *proc, disks []snapDisk) []string {
 	out := make([]string, len(disks))
 	for i, d := range disks {
-		out[i] = cmdline.NodeName(d.Key)
+		out[i] = liveNode(ctx, p, d.Key)
 	}
 	return out
 }

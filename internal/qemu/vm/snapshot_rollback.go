@@ -9,7 +9,6 @@ import (
 
 	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/internal/guestconf"
-	"github.com/hearth-virt/hearth/internal/qemu/cmdline"
 	"github.com/hearth-virt/hearth/internal/qemu/vmconf"
 )
 
@@ -222,7 +221,7 @@ func (s *Service) resumeSnapshot(ctx context.Context, vmid int, name, machine st
 		err = errNotRunning(vmid)
 	}
 	if err == nil {
-		nodes := nodeNames(internal)
+		nodes := nodeNames(ctx, p, internal)
 		log.Printf("loading the memory of snapshot '%s' from %s", name, internal[0].VolID)
 		err = p.qmp.SnapshotLoad(ctx, "snapshot-load-"+name, name, nodes[0], nodes)
 	}
@@ -329,7 +328,7 @@ func (s *Service) snapshotDelete(ctx context.Context, vmid int, name string, for
 		if key, ok := attached[d.VolID]; ok && p != nil && d.Method == snapInternal {
 			// QEMU holds the image open; only it may change it.
 			derr = p.qmp.Execute(ctx, "blockdev-snapshot-delete-internal-sync",
-				map[string]any{"device": cmdline.NodeName(key), "name": name}, nil)
+				map[string]any{"device": liveNode(ctx, p, key), "name": name}, nil)
 		} else {
 			derr = d.snap.DeleteSnapshot(ctx, d.vol.Name, name)
 		}
