@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 
@@ -49,6 +50,10 @@ type Endpoint struct {
 	Upload string
 	// CLI places the call in the command-line tools.
 	CLI []Command
+	// WebSocket marks a GET call whose handler returns a Tunnel: a request
+	// asking to upgrade becomes a websocket served by the tunnel, a plain
+	// request gets the tunnel's Answer (consoles; see Tunnel).
+	WebSocket bool
 
 	in, out reflect.Type
 }
@@ -119,6 +124,21 @@ type Call struct {
 	// Upload is the streamed file of an Upload endpoint sent as
 	// multipart/form-data; nil otherwise.
 	Upload *Upload
+	// StartTask starts a task for the caller and returns its id, for
+	// handlers that answer with more than the task id (consoles).
+	StartTask func(t Task) (upid string, err error)
+}
+
+// Tunnel is the result of a WebSocket endpoint whose handler accepted the
+// request. After the upgrade the server calls Serve with the connection
+// as a byte stream: Read returns the payloads of the client's messages in
+// order, regardless of message boundaries (Proxmox VE's proxy hands its
+// backends the same stream), and each Write is sent as one message.
+type Tunnel struct {
+	// Answer is the result for a request that does not ask to upgrade.
+	Answer any
+	// Serve runs the connection; an error is sent as the close reason.
+	Serve func(ctx context.Context, conn io.ReadWriteCloser) error
 }
 
 // Checker answers permission questions for one caller.

@@ -44,5 +44,5 @@ func All() []*Endpoint {
 		StorageUpload.E, StorageDownload.E, PruneList.E, PruneRun.E, ExtractConfig.E,
 		// tasks
 		TaskList.E, TaskIndex.E, TaskStop.E, TaskStatusGet.E, TaskLogGet.E,
-	}, QemuEndpoints()...)
+	}, append(QemuEndpoints(), ConsoleEndpoints()...)...)
 }

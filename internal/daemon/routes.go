@@ -47,6 +47,7 @@ func (d *Daemon) routes() []api.Route {
 	routes = append(routes, d.access.Routes()...)
 	routes = append(routes, d.storage.Routes()...)
 	routes = append(routes, d.vms.Routes()...)
+	routes = append(routes, d.vms.ConsoleRoutes(d.access)...)
 	routes = append(routes, datacenter.Routes(d.store)...)
 	routes = append(routes, d.network.Routes()...)
 	routes = append(routes, d.cluster.QDeviceRoutes()...)

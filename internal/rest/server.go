@@ -165,6 +165,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) s
 		return id.user
 	}
 	call := &api.Call{User: id.user, Token: id.token, Node: s.cfg.Node, RemoteAddr: r.RemoteAddr, Upload: upload}
+	// Handlers that start a task besides answering (consoles) start it
+	// for the caller, as the server does for task endpoints.
+	if s.cfg.Tasks != nil {
+		call.StartTask = func(t api.Task) (string, error) { return s.cfg.Tasks.Start(taskUser(call), t) }
+	}
 	if id.user != "" {
 		call.Perm = s.cfg.Auth.Checker(id.user, id.token)
 	}
@@ -177,6 +182,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) s
 		if target != s.cfg.Node {
 			if id.forwarded {
 				s.fail(w, r, fmt.Errorf("request forwarded to node %s names node %s; refusing to forward it again", s.cfg.Node, target))
+				return id.user
+			}
+			if route.WebSocket && isWebSocket(r) {
+				// A websocket for another node: spliced through once that
+				// node has upgraded it (websocket_forward.go).
+				s.forwardWebSocket(w, r, target, id)
 				return id.user
 			}
 			s.forward(w, r, target, raw, id)
@@ -228,6 +239,11 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, route *api.Route
 		s.fail(w, r, err)
 		return
 	}
+	if route.WebSocket {
+		// The handler accepted the request: upgrade (websocket.go).
+		s.serveTunnel(w, r, route, res)
+		return
+	}
 	if p, ok := res.(interface{ PagedData() (any, int) }); ok {
 		data, total := p.PagedData()
 		s.gzip.writeJSON(w, r, data, &total)
@@ -239,6 +255,14 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, route *api.Route
 		return
 	}
 	s.gzip.writeJSON(w, r, res, nil)
+}
+
+// taskUser is who a task runs for: the API token when one was used.
+func taskUser(call *api.Call) string {
+	if call.Token != "" {
+		return call.Token
+	}
+	return call.User
 }
 
 // fail answers with the error's status; 401s wait first.
