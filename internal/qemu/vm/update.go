@@ -140,6 +140,8 @@ func (s *Service) applyLive(ctx context.Context, cf *conf, log api.TaskLog) {
 			err = s.hotplugNIC(ctx, cf, k, old, v)
 		case vmconf.IsDriveKey(k) && hp.Disk:
 			err = s.hotplugDrive(ctx, cf, k, old, v)
+		case k == "vcpus" && hp.CPU, k == "memory" && hp.Memory:
+			err = s.hotplugCPUMem(ctx, cf, k, old, v)
 		default:
 			continue
 		}

@@ -1,0 +1,67 @@
+package daemon
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestVMHotplugCPUAndMemory grows the vCPUs and the memory of a running
+// VM whose hotplug option allows it, and checks that shrinking waits for
+// the next start. The VM needs no guest: QEMU takes the devices while the
+// firmware runs.
+func TestVMHotplugCPUAndMemory(t *testing.T) {
+	requireQEMUBinary(t)
+	td := startDaemon(t, "alpha")
+	killVMs(t, td.cfg.RunDir)
+	sock := "--socket=" + td.cfg.Socket
+	if out, code := runCLI(t, "qm", "create", "130", "--memory", "1024", "--numa", "1", "--sockets", "1", "--cores", "2",
+		"--vcpus", "1", "--hotplug", "network,disk,cpu,memory", sock); code != 0 {
+		t.Fatalf("qm create: %d\n%s", code, out)
+	}
+	if out, code := runCLI(t, "qm", "start", "130", sock); code != 0 {
+		t.Fatalf("qm start: %d\n%s", code, out)
+	}
+	s := td.loginAs(t, "admin@pve", testPassword)
+	monitor := func(cmd string) string {
+		t.Helper()
+		r := s.must(t, "POST", "/nodes/alpha/qemu/130/monitor", url.Values{"command": {cmd}})
+		return r.body["data"].(string)
+	}
+	if n := strings.Count(monitor("info cpus"), "CPU #"); n != 1 {
+		t.Fatalf("the VM starts with %d vCPUs, want 1", n)
+	}
+	if out, code := runCLI(t, "qm", "set", "130", "--vcpus", "2", "--memory", "2048", sock); code != 0 {
+		t.Fatalf("qm set: %d\n%s", code, out)
+	}
+	pendingOf := func() map[string]any {
+		t.Helper()
+		out := map[string]any{}
+		for _, row := range s.must(t, "GET", "/nodes/alpha/qemu/130/pending", nil).body["data"].([]any) {
+			r := row.(map[string]any)
+			if r["pending"] != nil {
+				out[r["key"].(string)] = r["pending"]
+			}
+		}
+		return out
+	}
+	if p := pendingOf(); len(p) != 0 {
+		t.Fatalf("vcpus and memory should be hot-plugged, not pending: %v", p)
+	}
+	if n := strings.Count(monitor("info cpus"), "CPU #"); n != 2 {
+		t.Fatalf("after hot-plug the VM has %d vCPUs, want 2", n)
+	}
+	if mem := monitor("info memory-devices"); !strings.Contains(mem, "dimm0") || !strings.Contains(mem, "dimm1") {
+		t.Fatalf("memory devices after hot-plug:\n%s", mem)
+	}
+	// Taking memory away needs the guest; it waits for the next start.
+	if out, code := runCLI(t, "qm", "set", "130", "--memory", "1536", sock); code != 0 {
+		t.Fatalf("qm set: %d\n%s", code, out)
+	}
+	if p := pendingOf(); p["memory"] != "1536" {
+		t.Fatalf("a smaller memory should be pending: %v", p)
+	}
+	if out, code := runCLI(t, "qm", "stop", "130", sock); code != 0 {
+		t.Fatalf("qm stop: %d\n%s", code, out)
+	}
+}
