@@ -227,7 +227,7 @@ func (s *Service) planClone(ctx context.Context, c *api.Call, cf *conf, in *api.
 	for sid := range allocates {
 		storages = append(storages, sid)
 	}
-	p.bwlimit = s.cloneLimit(ctx, c, in.BWLimit, storages)
+	p.bwlimit = s.bandwidthLimit(ctx, c, "clone", in.BWLimit, storages...)
 	return p, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/hearth-virt/hearth/api"
-	"github.com/hearth-virt/hearth/internal/datacenter"
 	"github.com/hearth-virt/hearth/internal/qemu/vmconf"
 	"github.com/hearth-virt/hearth/internal/runner"
 	"github.com/hearth-virt/hearth/internal/storage"
@@ -189,37 +188,4 @@ func (w *progressWriter) Write(b []byte) (int, error) {
 		w.log.Progress(done, 10000)
 	}
 	return len(b), nil
-}
-
-// cloneLimit is the bandwidth limit of a clone in KiB/s (0: none): the
-// lowest clone limit of the storages involved and of the datacenter. A
-// limit given with the call replaces it when the caller may change those
-// limits (Sys.Modify on /, or Datastore.Allocate on /storage); anyone
-// else can only lower it.
-func (s *Service) cloneLimit(ctx context.Context, c *api.Call, asked *int64, storages []string) float64 {
-	var limit float64
-	seen := map[string]bool{}
-	for _, sid := range storages {
-		if seen[sid] {
-			continue
-		}
-		seen[sid] = true
-		if cfg, _, err := s.o.Storage.Open(ctx, sid); err == nil {
-			limit = lowerLimit(limit, parseBWLimit(cfg.Props["bwlimit"]))
-		}
-	}
-	if dc, _, err := datacenter.Read(s.o.Store); err == nil {
-		if l, ok := dc.BandwidthLimits().For("clone"); ok {
-			limit = lowerLimit(limit, l)
-		}
-	}
-	if asked == nil {
-		return limit
-	}
-	free := c == nil || c.Perm == nil || (c.User == api.RootUser && c.Token == "") ||
-		c.Perm.Has("/", "Sys.Modify") || c.Perm.Has("/storage", "Datastore.Allocate")
-	if free || limit == 0 {
-		return float64(*asked)
-	}
-	return lowerLimit(limit, float64(*asked))
 }

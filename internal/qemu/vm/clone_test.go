@@ -150,7 +150,7 @@ func TestCloneFormat(t *testing.T) {
 	}
 }
 
-func TestParseBWLimit(t *testing.T) {
+func TestStorageBandwidthLimits(t *testing.T) {
 	tests := []struct {
 		in   string
 		want float64
@@ -164,8 +164,9 @@ func TestParseBWLimit(t *testing.T) {
 		{"clone=fast,default=5", 5},
 	}
 	for _, tc := range tests {
-		if got := parseBWLimit(tc.in); got != tc.want {
-			t.Errorf("parseBWLimit(%q) = %v, want %v", tc.in, got, tc.want)
+		got, _ := limitsOf(tc.in).For("clone")
+		if got != tc.want {
+			t.Errorf("limitsOf(%q).For(clone) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 	for _, tc := range []struct{ a, b, want float64 }{{0, 0, 0}, {0, 5, 5}, {5, 0, 5}, {3, 5, 3}, {5, 3, 3}} {

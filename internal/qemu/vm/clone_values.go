@@ -119,34 +119,6 @@ func cloneFormat(key, asked, srcFormat string, formats []string, storageDefault 
 	return storageDefault, true
 }
 
-// parseBWLimit reads the KiB/s limit for clones from a bwlimit value
-// (clone=<n>,default=<n>,…): the clone limit, else the default; 0 when
-// none applies.
-func parseBWLimit(v string) float64 {
-	var def, clone float64
-	hasClone := false
-	for _, part := range strings.Split(v, ",") {
-		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			continue
-		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil || f < 0 {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "clone":
-			clone, hasClone = f, true
-		case "default":
-			def = f
-		}
-	}
-	if hasClone {
-		return clone
-	}
-	return def
-}
-
 // lowerLimit combines two KiB/s limits where 0 means none.
 func lowerLimit(a, b float64) float64 {
 	switch {

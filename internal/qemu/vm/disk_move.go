@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hearth-virt/hearth/api"
-	"github.com/hearth-virt/hearth/internal/datacenter"
 	"github.com/hearth-virt/hearth/internal/qemu/cmdline"
 	"github.com/hearth-virt/hearth/internal/qemu/qmp"
 	"github.com/hearth-virt/hearth/internal/qemu/vmconf"
@@ -108,7 +107,7 @@ func (s *Service) planMove(ctx context.Context, c *api.Call, cf *conf, in *api.V
 	if err := checkAllocate(c, p.target); err != nil {
 		return nil, err
 	}
-	p.kibps = s.moveLimit(ctx, c, in.BWLimit, src.Storage, p.target)
+	p.kibps = s.bandwidthLimit(ctx, c, "move", in.BWLimit, src.Storage, p.target)
 	_, running := s.paths(cf.VMID).running()
 	p.running = running && p.drive != nil
 	if p.running {
@@ -162,51 +161,6 @@ func (s *Service) moveTarget(ctx context.Context, p *movePlan, asked string) err
 	}
 	p.st, p.format = st, format
 	return nil
-}
-
-// moveLimit is the bandwidth limit of a move in KiB/s (0: none): the
-// lowest move limit of the two storages and of the datacenter. A limit
-// given with the call replaces it for those who may change such limits
-// (Sys.Modify on /, or Datastore.Allocate on /storage); anyone else can
-// only lower it.
-func (s *Service) moveLimit(ctx context.Context, c *api.Call, asked *int64, storages ...string) float64 {
-	var limit float64
-	for _, sid := range storages {
-		if cfg, _, err := s.o.Storage.Open(ctx, sid); err == nil {
-			if l, ok := limitsOf(cfg.Props["bwlimit"]).For("move"); ok {
-				limit = lowerLimit(limit, l)
-			}
-		}
-	}
-	if dc, _, err := datacenter.Read(s.o.Store); err == nil {
-		if l, ok := dc.BandwidthLimits().For("move"); ok {
-			limit = lowerLimit(limit, l)
-		}
-	}
-	if asked == nil {
-		return limit
-	}
-	free := c == nil || c.Perm == nil || (c.User == api.RootUser && c.Token == "") ||
-		c.Perm.Has("/", "Sys.Modify") || c.Perm.Has("/storage", "Datastore.Allocate")
-	if free || limit == 0 {
-		return float64(*asked)
-	}
-	return lowerLimit(limit, float64(*asked))
-}
-
-// limitsOf reads a storage's bwlimit option (default=<n>,move=<n>,…).
-func limitsOf(v string) datacenter.BandwidthLimits {
-	out := datacenter.BandwidthLimits{}
-	for _, part := range strings.Split(v, ",") {
-		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			continue
-		}
-		if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil && f >= 0 {
-			out[k] = f
-		}
-	}
-	return out
 }
 
 // moveDisk moves a disk under the VM's lock: a new volume is allocated
