@@ -197,7 +197,10 @@ func TestVMConsoleOverWebSockets(t *testing.T) {
 		}
 		break
 	}
-	if log := td.taskLog(t, result{body: map[string]any{"data": term.upid}}); !strings.Contains(log, "connection closed") {
+	// The task writes its last line as it ends, after the socket closed.
+	stoppedTask := result{code: 200, body: map[string]any{"data": term.upid}}
+	td.waitTask(t, stoppedTask)
+	if log := td.taskLog(t, stoppedTask); !strings.Contains(log, "connection closed") {
 		t.Errorf("terminal task log:\n%s", log)
 	}
 }

@@ -173,18 +173,8 @@ func (s *Service) checkUpdate(ctx context.Context, c *api.Call, r *updateRequest
 	if err != nil {
 		return nil, api.Errorf(http.StatusBadRequest, "%v", err)
 	}
-	for _, key := range vmconf.DriveKeys() {
-		v, ok := clean[key]
-		if !ok {
-			continue
-		}
-		d, err := vmconf.ParseDrive(key, v)
-		if err != nil {
-			return nil, api.ParamError(key, "%v", err)
-		}
-		if err := s.checkDriveInput(ctx, c, r.vmid, d); err != nil {
-			return nil, err
-		}
+	if err := s.checkDrives(ctx, c, r.vmid, clean); err != nil {
+		return nil, err
 	}
 	for _, k := range r.deletes {
 		if err := guestconf.CheckKey(k); err != nil {

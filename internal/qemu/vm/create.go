@@ -140,18 +140,8 @@ func (s *Service) createVM(ctx context.Context, c *api.Call, p *api.Params) (api
 	}
 	// Check what can be checked before answering: storages of new disks
 	// exist here and may be used, ISOs and existing volumes are readable.
-	for _, key := range vmconf.DriveKeys() {
-		v, ok := clean[key]
-		if !ok {
-			continue
-		}
-		d, err := vmconf.ParseDrive(key, v)
-		if err != nil {
-			return api.Task{}, api.ParamError(key, "%v", err)
-		}
-		if err := s.checkDriveInput(ctx, c, vmid, d); err != nil {
-			return api.Task{}, err
-		}
+	if err := s.checkDrives(ctx, c, vmid, clean); err != nil {
+		return api.Task{}, err
 	}
 	start := paramBool(in, "start")
 	return api.Task{Type: "qmcreate", ID: strconv.Itoa(vmid), Run: func(ctx context.Context, log api.TaskLog) error {
@@ -168,6 +158,51 @@ func (s *Service) createVM(ctx context.Context, c *api.Call, p *api.Params) (api
 		}
 		return nil
 	}}, nil
+}
+
+// checkDrives checks every drive value of a create or update call.
+func (s *Service) checkDrives(ctx context.Context, c *api.Call, vmid int, values map[string]string) error {
+	for _, key := range vmconf.DriveKeys() {
+		v, ok := values[key]
+		if !ok {
+			continue
+		}
+		d, err := vmconf.ParseDrive(key, v)
+		if err != nil {
+			return api.ParamError(key, "%v", err)
+		}
+		if err := s.checkDriveInput(ctx, c, vmid, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// allocNewDisks allocates the volumes of the drives that ask for one
+// (storage:size) and puts the new volume ids into values. It returns
+// what it allocated, also on failure, for the caller to undo.
+func (s *Service) allocNewDisks(ctx context.Context, c *api.Call, vmid int, values map[string]string, log api.TaskLog) ([]string, error) {
+	var allocated []string
+	for _, key := range vmconf.DriveKeys() {
+		v, ok := values[key]
+		if !ok {
+			continue
+		}
+		d, err := vmconf.ParseDrive(key, v)
+		if err != nil {
+			return allocated, err
+		}
+		if _, _, isNew := isNewDisk(d); !isNew {
+			continue
+		}
+		nd, err := s.allocDrive(ctx, c, vmid, d, log)
+		if err != nil {
+			return allocated, err
+		}
+		allocated = append(allocated, nd.File)
+		values[key] = nd.String()
+	}
+	return allocated, nil
 }
 
 // checkDriveInput checks a drive value of a create or update call.
@@ -240,24 +275,10 @@ func (s *Service) create(ctx context.Context, c *api.Call, vmid int, values map[
 			log.Warnf("removing the configuration after the failed create: %v", rerr)
 		}
 	}()
-	for _, key := range vmconf.DriveKeys() {
-		v, ok := values[key]
-		if !ok {
-			continue
-		}
-		d, err := vmconf.ParseDrive(key, v)
-		if err != nil {
-			return err
-		}
-		if _, _, isNew := isNewDisk(d); !isNew {
-			continue
-		}
-		nd, err := s.allocDrive(ctx, c, vmid, d, log)
-		if err != nil {
-			return err
-		}
-		allocated = append(allocated, nd.File)
-		values[key] = nd.String()
+	newVols, err := s.allocNewDisks(ctx, c, vmid, values, log)
+	allocated = append(allocated, newVols...)
+	if err != nil {
+		return err
 	}
 	if _, ok := values["boot"]; !ok {
 		if b := defaultBoot(values); b != "" {

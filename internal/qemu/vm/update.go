@@ -48,24 +48,10 @@ func (s *Service) update(ctx context.Context, c *api.Call, r *updateRequest, cle
 			}
 		}
 	}()
-	for _, key := range vmconf.DriveKeys() {
-		v, ok := clean[key]
-		if !ok {
-			continue
-		}
-		d, err := vmconf.ParseDrive(key, v)
-		if err != nil {
-			return err
-		}
-		if _, _, isNew := isNewDisk(d); !isNew {
-			continue
-		}
-		nd, err := s.allocDrive(ctx, c, r.vmid, d, log)
-		if err != nil {
-			return err
-		}
-		allocated = append(allocated, nd.File)
-		clean[key] = nd.String()
+	newVols, err := s.allocNewDisks(ctx, c, r.vmid, clean, log)
+	allocated = append(allocated, newVols...)
+	if err != nil {
+		return err
 	}
 	for _, k := range sortedKeys(clean) {
 		cf.File.ClearPending(k)
