@@ -188,7 +188,10 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		}
 	}
 	d.access = access.New(d.store, d.log.With("component", "access"))
-	if d.store.Quorate() {
+	// A node restarting in a cluster may see quorum before it has replayed
+	// the tree; the sync makes it read what the cluster has (users, keys)
+	// before deciding to create any of it.
+	if d.store.Quorate() && d.syncForBootstrap(ctx) {
 		if err := d.access.EnsureKeys(ctx, time.Now()); err != nil {
 			return nil, err
 		}
@@ -549,6 +552,20 @@ func (d *Daemon) gossipStatus() cluster.NodeStatus {
 		slices.Sort(st.Running)
 	}
 	return st
+}
+
+// syncForBootstrap catches the node's tree up with the cluster before
+// the first administrator and the ticket keys are checked. A cluster
+// that lost quorum again meanwhile has both already: the node then
+// starts without, as a node without quorum does.
+func (d *Daemon) syncForBootstrap(ctx context.Context) bool {
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.store.Sync(sctx); err != nil {
+		d.log.Warn("cannot catch up with the cluster at start; not checking the first administrator and the keys", "error", err)
+		return false
+	}
+	return true
 }
 
 // Store is the node's replica of the configuration tree, for tests and
