@@ -80,6 +80,14 @@ type Command struct {
 	// lines), "raw" (strings as they are), "created" (a new object's id,
 	// as "successfully created '<id>'").
 	Output string
+	// Client names what the tool does around the call, for commands that
+	// are more than one call: "wait" (repeat the call until the guest has
+	// stopped), "guest-exec" (start a program through the guest agent and
+	// wait for its end), "terminal" (attach to the console session the call
+	// opened). Local declares the options such a command takes
+	// itself; they are never sent.
+	Client string
+	Local  schema.Props
 }
 
 // LocalNode is the Fixed value meaning "the node the CLI talks to".

@@ -132,6 +132,12 @@ var (
 		Perm:    Perm("/vms/{vmid}", "VM.GuestAgent.Unrestricted"),
 		ProxyTo: "node", Protected: true,
 		Returns: schema.Obj("", schema.Props{"pid": schema.Int("Process id of the program in the guest.").Ptr()}),
+		CLI: []Command{{Tool: "qm", Cmd: "guest exec", Args: []string{"vmid", "command"}, Fixed: map[string]string{"node": LocalNode},
+			Client: "guest-exec", Local: schema.Props{
+				"synchronous": schema.Bool("Wait for the program to end and print its exit code and output.").Def(true).Ptr(),
+				"timeout":     schema.Schema{Type: schema.Integer, Minimum: schema.F(0), Description: "With synchronous, give up waiting after this many seconds (0: never)."}.Def(30).Ptr(),
+				"pass-stdin":  schema.Bool("Send standard input (up to 64 KiB) to the program.").Def(false).Ptr(),
+			}}},
 	})
 
 	AgentExecStatus = Declare[AgentExecStatusParams, map[string]any](Endpoint{

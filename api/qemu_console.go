@@ -94,6 +94,8 @@ var (
 		}),
 		Perm: consolePerm, ProxyTo: "node", Protected: true,
 		Returns: consoleSessionSchema(false),
+		CLI: []Command{{Tool: "qm", Cmd: "terminal", Args: []string{"vmid"}, Fixed: map[string]string{"node": LocalNode},
+			Client: "terminal"}},
 	})
 
 	VMVNCWebSocket = Declare[VNCWebSocketParams, Tunnel](Endpoint{

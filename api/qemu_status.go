@@ -101,7 +101,12 @@ var (
 		Description: "Show a VM's state with its live counters.",
 		Params:      vmProps(nil), Perm: Perm("/vms/{vmid}", "VM.Audit"), ProxyTo: "node",
 		Returns: vmStatusSchema(),
-		CLI:     []Command{{Tool: "qm", Cmd: "status", Args: []string{"vmid"}, Fixed: map[string]string{"node": LocalNode}, Columns: []string{"status"}}},
+		CLI: []Command{
+			{Tool: "qm", Cmd: "status", Args: []string{"vmid"}, Fixed: map[string]string{"node": LocalNode}, Columns: []string{"status"}},
+			{Tool: "qm", Cmd: "wait", Args: []string{"vmid"}, Fixed: map[string]string{"node": LocalNode}, Client: "wait",
+				Local: schema.Props{"timeout": schema.Schema{Type: schema.Integer, Minimum: schema.F(1),
+					Description: "Give up after this many seconds (default: wait as long as it takes)."}.Opt()}},
+		},
 	})
 
 	VMStart = DeclareTask[VMStartParams](Endpoint{

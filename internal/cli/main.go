@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hearth-virt/hearth/api"
+	"github.com/hearth-virt/hearth/api/schema"
 )
 
 // Env is everything Main takes from its surroundings, so tests can run
@@ -83,6 +84,9 @@ type run struct {
 	node string
 	// noPrompt forbids asking for a password (completion runs unattended).
 	noPrompt bool
+	// local holds the values of the running command's own options
+	// (api.Command.Local).
+	local schema.Raw
 }
 
 func newRun(env Env) *run {

@@ -14,3 +14,7 @@ func isTerminal(any) bool { return false }
 func readSecret(*os.File) (string, error) {
 	return "", errors.New("password prompts are only supported on Linux")
 }
+
+func makeRaw(*os.File) (func(), error) {
+	return nil, errors.New("raw terminals are only supported on Linux")
+}

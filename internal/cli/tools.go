@@ -144,9 +144,27 @@ func (r *run) runTool(ctx context.Context, tool string, args []string) int {
 // runCommand maps positional arguments and options to the endpoint's
 // parameters, fills the fixed ones and makes the call.
 func (r *run) runCommand(ctx context.Context, c *toolCmd, rest []string) int {
-	pos, raw, err := parseArgs(rest, c.ep.Params, &r.opts)
+	props := c.ep.Params
+	if len(c.cmd.Local) > 0 {
+		props = maps.Clone(props)
+		maps.Copy(props, c.cmd.Local)
+	}
+	pos, raw, err := parseArgs(rest, props, &r.opts)
 	if err != nil {
 		return r.usageError(err.Error(), func(w io.Writer) { fmt.Fprintln(w, "USAGE: "+cmdSynopsis(c)) })
+	}
+	local := schema.Raw{}
+	for name := range c.cmd.Local {
+		if v, ok := raw[name]; ok {
+			local[name] = v
+			delete(raw, name)
+		}
+	}
+	r.local = local
+	if c.cmd.Client == "guest-exec" {
+		if err := r.passStdin(raw); err != nil {
+			return r.fail(err)
+		}
 	}
 	if r.opts.help {
 		r.writeCmdHelp(r.stdout, c)
@@ -237,6 +255,9 @@ func (r *run) call(ctx context.Context, ep *api.Endpoint, cmd *api.Command, raw 
 	}
 	if ep.Task {
 		return r.task(ctx, res.Data)
+	}
+	if cmd != nil && cmd.Client != "" {
+		return r.clientProc(ctx, c, cmd, path, send, res.Data)
 	}
 	return r.fail(r.printResult(&ep.Returns, cmd, res.Data))
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -61,7 +62,19 @@ func TestVMHotplugCPUAndMemory(t *testing.T) {
 	if p := pendingOf(); p["memory"] != "1536" {
 		t.Fatalf("a smaller memory should be pending: %v", p)
 	}
+	// qm wait gives up while the VM runs and returns once it stopped.
+	if out, code := runCLI(t, "qm", "wait", "130", "--timeout", "1", sock); code == 0 || !strings.Contains(out, "timeout") {
+		t.Fatalf("qm wait on a running VM: %d\n%s", code, out)
+	}
+	done := make(chan string, 1)
+	go func() {
+		out, code := runCLI(t, "qm", "wait", "130", "--timeout", "60", sock)
+		done <- strconv.Itoa(code) + " " + out
+	}()
 	if out, code := runCLI(t, "qm", "stop", "130", sock); code != 0 {
 		t.Fatalf("qm stop: %d\n%s", code, out)
+	}
+	if res := <-done; !strings.HasPrefix(res, "0 ") {
+		t.Fatalf("qm wait after the stop: %s", res)
 	}
 }

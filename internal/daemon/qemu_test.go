@@ -4,16 +4,20 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hearth-virt/hearth/api"
+	"github.com/hearth-virt/hearth/internal/cli"
 	"github.com/hearth-virt/hearth/internal/qemu/testguest"
 )
 
@@ -91,6 +95,56 @@ func restartDaemon(t *testing.T, td *testDaemon) *testDaemon {
 		d.Shutdown(ctx)
 	})
 	return &testDaemon{Daemon: d, base: "https://" + d.Addr().String() + "/api2/json", client: td.client, out: td.out}
+}
+
+// lockedBuffer collects a command's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// qmTerminal runs qm terminal, types input until want shows up, then
+// leaves with Ctrl+O.
+func qmTerminal(t *testing.T, sock, vmid, input, want string) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	out := &lockedBuffer{}
+	env := cli.Env{Stdin: pr, Stdout: out, Stderr: out, Getenv: func(string) string { return "" },
+		Endpoints: api.All(), IsTerminal: func(any) bool { return false }}
+	done := make(chan int, 1)
+	go func() { done <- cli.Main(context.Background(), []string{"hearth", "qm", "terminal", vmid, sock}, env) }()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(out.String(), want) {
+		if time.Now().After(deadline) {
+			pw.Close()
+			t.Fatalf("qm terminal: %q never showed up; output:\n%s", want, out.String())
+		}
+		pw.Write([]byte(input))
+		for wait := time.Now().Add(2 * time.Second); time.Now().Before(wait) && !strings.Contains(out.String(), want); {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	pw.Write([]byte{0x0f})
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("qm terminal ended with %d:\n%s", code, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("qm terminal did not end on Ctrl+O:\n%s", out.String())
+	}
 }
 
 // serialReader connects to a VM's serial console socket.
@@ -193,6 +247,15 @@ func TestVMBootsAndShutsDownWithTheTestGuest(t *testing.T) {
 	if _, ok := osinfo["result"].(map[string]any)["kernel-release"]; !ok {
 		t.Fatalf("get-osinfo: %v", osinfo)
 	}
+	// qm guest exec runs a program in the guest and prints its outcome.
+	out, code = runCLI(t, "qm", "guest", "exec", "100", "cat", "/proc/version", sock)
+	if code != 0 || !strings.Contains(out, `"exitcode" : 0`) && !strings.Contains(out, `"exitcode": 0`) || !strings.Contains(out, "Linux version") {
+		t.Fatalf("qm guest exec: %d\n%s", code, out)
+	}
+	// qm terminal attaches to the serial console (one client at a time:
+	// the test's own reader lets go first).
+	serial.conn.Close()
+	qmTerminal(t, sock, "100", "echo term-$((6*7))\n", "term-42")
 	// The NIC is on the bridge: the host side reaches the guest.
 	if out, err := exec.Command("ip", "netns", "exec", ns, "busybox", "ping", "-c", "1", "-W", "10", "10.77.0.2").CombinedOutput(); err != nil {
 		t.Fatalf("ping from the bridge: %v\n%s", err, out)
