@@ -75,6 +75,8 @@ func (s *Service) waitCleanup(ctx context.Context, p *proc) {
 // is turned on, else the ACPI power button) and waits. After the timeout
 // it stops the VM with forceStop, or fails.
 func (s *Service) shutdown(ctx context.Context, vmid int, timeout time.Duration, forceStop, skipLock bool, log api.TaskLog) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer s.trackShutdown(vmid, cancel)()
 	c, err := s.load(vmid)
 	if err != nil {
 		return err
@@ -114,21 +116,51 @@ func (s *Service) shutdown(ctx context.Context, vmid int, timeout time.Duration,
 			return fmt.Errorf("VM %d: %w", vmid, err)
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, timeout)
+	log.Printf("waiting up to %s for VM %d to shut down", timeout, vmid)
+	wctx, cancelWait := context.WithTimeout(ctx, timeout)
 	err = waitExit(wctx, pid)
-	cancel()
-	if err == nil {
+	cancelWait()
+	if err == nil && ctx.Err() == nil {
 		s.waitCleanup(ctx, p)
 		return nil
 	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return fmt.Errorf("shutdown of VM %d interrupted (stopped, or overruled by a stop)", vmid)
 	}
 	if !forceStop {
 		return api.Errorf(http.StatusInternalServerError, "VM quit/powerdown failed - got timeout")
 	}
 	log.Warnf("VM %d still running after %s; stopping it", vmid, timeout)
 	return s.stop(ctx, vmid, 10*time.Second, true, log)
+}
+
+// trackShutdown registers a running shutdown so that a stop with
+// overrule-shutdown can end it; the returned function unregisters it.
+func (s *Service) trackShutdown(vmid int, cancel context.CancelFunc) func() {
+	key := new(int)
+	s.mu.Lock()
+	if s.shutdowns[vmid] == nil {
+		s.shutdowns[vmid] = map[*int]context.CancelFunc{}
+	}
+	s.shutdowns[vmid][key] = cancel
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.shutdowns[vmid], key)
+		s.mu.Unlock()
+		cancel()
+	}
+}
+
+// overruleShutdowns ends the running shutdowns of a VM; it reports how
+// many there were.
+func (s *Service) overruleShutdowns(vmid int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, cancel := range s.shutdowns[vmid] {
+		cancel()
+	}
+	return len(s.shutdowns[vmid])
 }
 
 // qmpCall runs one QMP command on a running VM.

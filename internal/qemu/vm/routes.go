@@ -86,6 +86,11 @@ func (s *Service) stopTask(_ context.Context, _ *api.Call, in *api.VMStopParams)
 		return api.Task{}, err
 	}
 	return vmTask("qmstop", in.VMID, func(ctx context.Context, log api.TaskLog) error {
+		if in.OverruleShutdown {
+			if n := s.overruleShutdowns(in.VMID); n > 0 {
+				log.Printf("ended %d running shutdown task(s) of VM %d", n, in.VMID)
+			}
+		}
 		return s.stop(ctx, in.VMID, seconds(in.Timeout), in.SkipLock, log)
 	}), nil
 }

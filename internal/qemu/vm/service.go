@@ -67,6 +67,9 @@ type Service struct {
 	procs map[int]*proc
 	// agents are the guest agent clients of running VMs.
 	agents map[int]*agent.Client
+	// shutdowns cancels the running shutdowns of each VM, for a stop
+	// with overrule-shutdown.
+	shutdowns map[int]map[*int]context.CancelFunc
 	// released is set when the daemon lets go of its VMs.
 	released atomic.Bool
 }
@@ -83,7 +86,7 @@ func New(o Options) *Service {
 	if o.MACPrefix == nil {
 		o.MACPrefix = func() string { return "BC:24:11" }
 	}
-	s := &Service{o: o, locks: map[int]*sync.Mutex{}, procs: map[int]*proc{}, agents: map[int]*agent.Client{}}
+	s := &Service{o: o, locks: map[int]*sync.Mutex{}, procs: map[int]*proc{}, agents: map[int]*agent.Client{}, shutdowns: map[int]map[*int]context.CancelFunc{}}
 	s.host = detectHost(o)
 	return s
 }

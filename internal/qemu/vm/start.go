@@ -154,7 +154,7 @@ func (s *Service) start(ctx context.Context, vmid int, o startOptions, log api.T
 		return fmt.Errorf("VM %d: starting the CPUs: %w", vmid, err)
 	}
 	if resume {
-		s.finishResume(context.WithoutCancel(ctx), vmid, log)
+		s.finishResume(context.WithoutCancel(ctx), c, log)
 	}
 	log.Printf("VM %d started with pid %d", vmid, pid)
 	return nil

@@ -125,18 +125,16 @@ func (s *Service) hibernate(ctx context.Context, vmid int, target string, log ap
 }
 
 // finishResume removes the saved state once a hibernated VM runs again.
-func (s *Service) finishResume(ctx context.Context, vmid int, log api.TaskLog) {
-	var state string
-	_, err := s.edit(ctx, vmid, func(c *conf) error {
-		state = c.Main().Value("vmstate")
-		c.Main().Delete("vmstate")
-		c.Main().Delete("runningmachine")
-		if c.Main().Value("lock") == "suspended" {
-			c.Main().Delete("lock")
-		}
-		return nil
-	})
-	if err != nil {
+// It runs inside start, which holds the VM's lock, so it works on the
+// configuration start has loaded.
+func (s *Service) finishResume(ctx context.Context, c *conf, log api.TaskLog) {
+	state := c.Main().Value("vmstate")
+	c.Main().Delete("vmstate")
+	c.Main().Delete("runningmachine")
+	if c.Main().Value("lock") == "suspended" {
+		c.Main().Delete("lock")
+	}
+	if err := s.save(ctx, c); err != nil {
 		log.Warnf("clearing the saved state from the configuration: %v", err)
 		return
 	}
