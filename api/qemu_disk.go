@@ -175,7 +175,8 @@ var (
 				"/vms/{vmid}; those that reach the host (files, devices, migration, networking) are root@pam's only."},
 		ProxyTo: "node", Protected: true,
 		Returns: schema.Str("What the monitor printed."),
-		CLI:     []Command{{Tool: "qm", Cmd: "monitor", Args: []string{"vmid", "command"}, Fixed: map[string]string{"node": LocalNode}, Output: "raw"}},
+		CLI: []Command{{Tool: "qm", Cmd: "monitor", Args: []string{"vmid", "command"}, Fixed: map[string]string{"node": LocalNode},
+			Output: "raw", Client: "monitor"}},
 	})
 )
 

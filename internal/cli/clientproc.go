@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -68,6 +69,8 @@ func (r *run) clientProc(ctx context.Context, c Client, cmd *api.Command, path s
 		return r.guestExec(ctx, c, path, data)
 	case "terminal":
 		return r.terminal(ctx, c, path, data)
+	case "monitor":
+		return r.fail(r.printResult(nil, cmd, data))
 	}
 	return r.fail(fmt.Errorf("unknown client procedure %q", cmd.Client))
 }
@@ -144,6 +147,41 @@ func (r *run) guestExec(ctx context.Context, c Client, path string, data json.Ra
 		case <-ctx.Done():
 			return r.fail(ctx.Err())
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// monitorLoop is qm monitor without a command: it reads monitor commands
+// line by line and prints what each printed, until "quit" (which leaves
+// the loop, not the VM) or the end of the input.
+func (r *run) monitorLoop(ctx context.Context, c *toolCmd, raw schema.Raw, usage func(io.Writer)) int {
+	vmid, _ := raw.Get("vmid")
+	interactive := r.env.IsTerminal(r.env.Stdin)
+	if interactive {
+		fmt.Fprintf(r.stdout, "Entering QEMU monitor of VM %s; 'help' lists commands, 'quit' leaves.\n", vmid)
+	}
+	if r.env.Stdin == nil {
+		return exitOK
+	}
+	in := bufio.NewScanner(r.env.Stdin)
+	code := exitOK
+	for {
+		if interactive {
+			fmt.Fprint(r.stdout, "qm> ")
+		}
+		if !in.Scan() {
+			return code
+		}
+		line := strings.TrimSpace(in.Text())
+		switch line {
+		case "":
+			continue
+		case "quit", "q":
+			return code
+		}
+		raw.Set("command", line)
+		if rc := r.call(ctx, c.ep, c.cmd, raw, usage); rc != exitOK {
+			code = rc
 		}
 	}
 }

@@ -217,6 +217,11 @@ func (r *run) runCommand(ctx context.Context, c *toolCmd, rest []string) int {
 		usage(r.stderr)
 		return exitFail
 	}
+	if c.cmd.Client == "monitor" {
+		if _, given := raw["command"]; !given {
+			return r.monitorLoop(ctx, c, raw, usage)
+		}
+	}
 	return r.call(ctx, c.ep, c.cmd, raw, usage)
 }
 

@@ -1,10 +1,15 @@
 package daemon
 
 import (
+	"bytes"
+	"context"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/hearth-virt/hearth/api"
+	"github.com/hearth-virt/hearth/internal/cli"
 )
 
 // TestVMHotplugCPUAndMemory grows the vCPUs and the memory of a running
@@ -61,6 +66,14 @@ func TestVMHotplugCPUAndMemory(t *testing.T) {
 	}
 	if p := pendingOf(); p["memory"] != "1536" {
 		t.Fatalf("a smaller memory should be pending: %v", p)
+	}
+	// qm monitor without a command reads commands from its input.
+	var mon bytes.Buffer
+	env := cli.Env{Stdin: strings.NewReader("info status\n\ninfo version\nquit\ninfo cpus\n"), Stdout: &mon, Stderr: &mon,
+		Getenv: func(string) string { return "" }, Endpoints: api.All(), IsTerminal: func(any) bool { return false }}
+	if code := cli.Main(context.Background(), []string{"hearth", "qm", "monitor", "130", sock}, env); code != 0 ||
+		!strings.Contains(mon.String(), "VM status: running") || !strings.Contains(mon.String(), "7.2") || strings.Contains(mon.String(), "CPU #") {
+		t.Fatalf("qm monitor reading commands: %d\n%s", code, mon.String())
 	}
 	// qm wait gives up while the VM runs and returns once it stopped.
 	if out, code := runCLI(t, "qm", "wait", "130", "--timeout", "1", sock); code == 0 || !strings.Contains(out, "timeout") {

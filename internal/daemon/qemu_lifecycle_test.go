@@ -103,6 +103,17 @@ func TestVMLifecycleOptions(t *testing.T) {
 	if st := s.must(t, "GET", "/nodes/alpha/qemu/140/status/current", nil).body["data"].(map[string]any); st["status"] != "stopped" {
 		t.Fatalf("after stopall: %v", st["status"])
 	}
+	// The first daemon start after a host boot starts the onboot guests.
+	if err := os.Remove(filepath.Join(td.cfg.RunDir, "boot_id")); err != nil {
+		t.Fatal(err)
+	}
+	td = restartDaemon(t, td)
+	s = td.loginAs(t, "admin@pve", testPassword)
+	waitFor(t, "VM 140 to start on boot", time.Minute, func() bool {
+		st := s.must(t, "GET", "/nodes/alpha/qemu/140/status/current", nil).body["data"].(map[string]any)
+		return st["status"] == "running"
+	})
+	qm("stop", "140")
 	// destroy-unreferenced-disks removes a disk the config does not name.
 	if out, code := runCLI(t, "pvesm", "alloc", "local", "140", "vm-140-disk-7.qcow2", "1M", sock); code != 0 {
 		t.Fatalf("pvesm alloc: %d\n%s", code, out)
