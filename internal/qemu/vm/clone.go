@@ -82,11 +82,16 @@ func (s *Service) cloneTask(ctx context.Context, c *api.Call, in *api.VMClonePar
 	if node, exists := s.guestNode(in.NewID); exists {
 		return api.Task{}, api.ParamError("newid", "unable to create VM %d: a guest with that id already exists on node '%s'", in.NewID, node)
 	}
+	// Read under the source's mutex: the lock and the count of running
+	// clones change together there, so a clone that is just ending is
+	// never seen half way (its lock still set, its count already gone).
+	unlock := s.lock(in.VMID)
 	cf, err := s.load(in.VMID)
-	if err != nil {
-		return api.Task{}, err
+	if err == nil {
+		err = s.checkSourceLock(cf)
 	}
-	if err := s.checkSourceLock(cf); err != nil {
+	unlock()
+	if err != nil {
 		return api.Task{}, err
 	}
 	if _, err := s.planClone(ctx, c, cf, in); err != nil {
