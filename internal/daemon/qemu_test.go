@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,12 +61,12 @@ func killVMs(t *testing.T, runDir string) {
 			if err != nil {
 				continue
 			}
-			var pid int
-			for _, c := range strings.TrimSpace(string(data)) {
-				pid = pid*10 + int(c-'0')
+			pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+			if err != nil {
+				continue
 			}
-			cmdline, _ := os.ReadFile("/proc/" + strings.TrimSpace(string(data)) + "/cmdline")
-			if pid > 0 && strings.Contains(string(cmdline), f) {
+			// Only the QEMU that wrote this pid file, never a reused pid.
+			if cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); strings.Contains(string(cmdline), f) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}

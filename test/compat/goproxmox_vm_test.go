@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,11 +69,7 @@ func startNetNode(t *testing.T) (*daemon.Daemon, string, string) {
 		pids, _ := filepath.Glob(filepath.Join(runDir, "*.pid"))
 		for _, f := range pids {
 			data, _ := os.ReadFile(f)
-			var pid int
-			for _, c := range strings.TrimSpace(string(data)) {
-				pid = pid*10 + int(c-'0')
-			}
-			if pid > 0 {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}

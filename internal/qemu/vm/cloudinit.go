@@ -59,6 +59,19 @@ func (s *Service) prepareCloudInit(ctx context.Context, c *conf, in *cmdline.Inp
 	if d == nil {
 		return nil
 	}
+	if err := s.rebuildCloudInit(ctx, c, values, key, d); err != nil {
+		return err
+	}
+	if err := s.save(ctx, c); err != nil {
+		return err
+	}
+	log.Printf("%s: cloud-init drive written", key)
+	return nil
+}
+
+// rebuildCloudInit writes the drive from values and records in the
+// [special:cloudinit] section what it was built from; the caller saves.
+func (s *Service) rebuildCloudInit(ctx context.Context, c *conf, values map[string]string, key string, d *vmconf.Drive) error {
 	if err := s.writeCloudInit(ctx, c.VMID, values, d); err != nil {
 		return fmt.Errorf("%s: writing the cloud-init drive: %w", key, err)
 	}
@@ -68,10 +81,6 @@ func (s *Service) prepareCloudInit(ctx context.Context, c *conf, in *cmdline.Inp
 	for k, v := range cloudinit.Recorded(values) {
 		_ = c.File.CloudInit.Set(k, v)
 	}
-	if err := s.save(ctx, c); err != nil {
-		return err
-	}
-	log.Printf("%s: cloud-init drive written", key)
 	return nil
 }
 
@@ -153,14 +162,8 @@ func (s *Service) cloudInitRoutes() []api.Route {
 			if d == nil {
 				return nil, api.Errorf(500, "VM %d has no cloud-init drive", in.VMID)
 			}
-			if err := s.writeCloudInit(ctx, c.VMID, values, d); err != nil {
-				return nil, fmt.Errorf("%s: writing the cloud-init drive: %w", key, err)
-			}
-			for _, k := range c.File.CloudInit.Keys() {
-				c.File.CloudInit.Delete(k)
-			}
-			for k, v := range cloudinit.Recorded(values) {
-				_ = c.File.CloudInit.Set(k, v)
+			if err := s.rebuildCloudInit(ctx, c, values, key, d); err != nil {
+				return nil, err
 			}
 			return nil, s.save(ctx, c)
 		}),

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/api/schema"
@@ -13,11 +14,15 @@ import (
 	"github.com/hearth-virt/hearth/internal/qemu/vmconf"
 )
 
-// stringKeys are configuration keys whose values the API returns as
-// strings although they look numeric: number-typed keys and property
-// strings, as Proxmox VE's typed clients expect (see COMPAT.md).
+// qemuOptions is the schema of every configuration key, built once: the
+// declarations do not change while the daemon runs.
+var qemuOptions = sync.OnceValue(api.QemuOptions)
+
+// typedValue is a configuration value as the API returns it: integers
+// and booleans as JSON numbers, number-typed keys and property strings
+// as strings, as Proxmox VE's typed clients expect (see COMPAT.md).
 func typedValue(key, value string) any {
-	s, ok := api.QemuOptions()[key]
+	s, ok := qemuOptions()[key]
 	if !ok {
 		return value
 	}

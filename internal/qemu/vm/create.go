@@ -223,7 +223,7 @@ func (s *Service) checkDriveInput(ctx context.Context, c *api.Call, vmid int, d 
 		return nil
 	}
 	if isPath(d.File) {
-		if c != nil && c.Perm != nil && c.User != "root@pam" {
+		if c != nil && c.Perm != nil && c.User != api.RootUser {
 			return api.ParamError(d.Key, "only root may use a host path as a disk")
 		}
 		return nil

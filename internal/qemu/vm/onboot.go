@@ -2,12 +2,14 @@ package vm
 
 import (
 	"context"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hearth-virt/hearth/api"
+	"github.com/hearth-virt/hearth/internal/qemu/vmconf"
 )
 
 func splitIDs(v string) []string {
@@ -32,14 +34,8 @@ func checkPowerAll(c *api.Call, only map[int]bool) error {
 }
 
 // order returns the node's VMs sorted by their startup order (then id).
-func (s *Service) order(only map[int]bool) []struct {
-	startupOrder
-	onboot bool
-} {
-	var out []struct {
-		startupOrder
-		onboot bool
-	}
+func (s *Service) order(only map[int]bool) []startupOrder {
+	var out []startupOrder
 	for _, vmid := range s.vmids() {
 		if only != nil && !only[vmid] {
 			continue
@@ -48,11 +44,7 @@ func (s *Service) order(only map[int]bool) []struct {
 		if err != nil || c.Main().Value("template") == "1" {
 			continue
 		}
-		onboot, o := startupOf(c)
-		out = append(out, struct {
-			startupOrder
-			onboot bool
-		}{o, onboot})
+		out = append(out, startupOf(c))
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].order != out[j].order {
@@ -139,4 +131,43 @@ func (s *Service) stopAll(_ context.Context, c *api.Call, in *api.StopAllParams)
 		}
 		return nil
 	}}, nil
+}
+
+// startupOrder is a guest's place in the start sequence.
+type startupOrder struct {
+	vmid   int
+	onboot bool
+	order  int
+	up     time.Duration
+	down   time.Duration
+}
+
+// startupOf reads onboot and startup of a VM.
+func startupOf(c *conf) startupOrder {
+	o := startupOrder{vmid: c.VMID, onboot: c.Main().Value("onboot") == "1", order: math.MaxInt32}
+	if st, err := vmconf.ParseStartup(c.Main().Value("startup")); err == nil {
+		if v, ok := st.Order.Get(); ok {
+			o.order = v
+		}
+		if v, ok := st.Up.Get(); ok {
+			o.up = time.Duration(v) * time.Second
+		}
+		if v, ok := st.Down.Get(); ok {
+			o.down = time.Duration(v) * time.Second
+		}
+	}
+	return o
+}
+
+func vmidList(v string) map[int]bool {
+	if v == "" {
+		return nil
+	}
+	out := map[int]bool{}
+	for _, s := range splitIDs(v) {
+		if n, err := strconv.Atoi(s); err == nil {
+			out[n] = true
+		}
+	}
+	return out
 }

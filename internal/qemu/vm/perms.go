@@ -72,7 +72,7 @@ func privilegeOf(key, value string) string {
 
 // checkKeys checks the caller may set (or delete) each key.
 func checkKeys(c *api.Call, vmid int, values map[string]string, deletes []string) error {
-	if c == nil || c.Perm == nil || c.User == "root@pam" && c.Token == "" {
+	if c == nil || c.Perm == nil || (c.User == api.RootUser && c.Token == "") {
 		return nil
 	}
 	path := "/vms/" + strconv.Itoa(vmid)

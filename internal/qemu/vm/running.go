@@ -35,20 +35,28 @@ type cpuSample struct {
 // daemon restarted while they kept running) and takes them over. It also
 // cleans up after VMs that ended while nobody watched.
 func (s *Service) Attach(ctx context.Context) {
-	entries, _ := os.ReadDir(s.o.RunDir)
-	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), ".pid")
-		if !ok || strings.Contains(id, ".") {
-			continue
-		}
-		vmid, err := strconv.Atoi(id)
-		if err != nil {
-			continue
-		}
+	for _, vmid := range s.pidFileVMIDs() {
 		if _, err := s.watch(ctx, vmid); err != nil {
 			s.o.Log.Warn("VM left by the previous daemon is not reachable", "vmid", vmid, "err", err)
 		}
 	}
+}
+
+// pidFileVMIDs lists the VMs with a pid file in the run directory: those
+// that run, and those that ended while nobody watched.
+func (s *Service) pidFileVMIDs() []int {
+	entries, _ := os.ReadDir(s.o.RunDir)
+	var out []int
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".pid")
+		if !ok {
+			continue
+		}
+		if vmid, err := strconv.Atoi(id); err == nil {
+			out = append(out, vmid)
+		}
+	}
+	return out
 }
 
 // watch returns the watched process of a running VM, connecting to it if

@@ -2,7 +2,6 @@ package vm
 
 import (
 	"context"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -175,16 +174,7 @@ func (s *Service) current(ctx context.Context, _ *api.Call, in *api.VMParam) (ap
 // node's status and the cluster resources.
 func (s *Service) Running() map[int]int {
 	out := map[int]int{}
-	entries, _ := os.ReadDir(s.o.RunDir)
-	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), ".pid")
-		if !ok {
-			continue
-		}
-		vmid, err := strconv.Atoi(id)
-		if err != nil {
-			continue
-		}
+	for _, vmid := range s.pidFileVMIDs() {
 		if pid, ok := s.paths(vmid).running(); ok {
 			out[vmid] = pid
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/hearth-virt/hearth/api"
@@ -143,42 +142,4 @@ func (s *Service) finishResume(ctx context.Context, c *conf, log api.TaskLog) {
 			log.Warnf("removing the saved state %s: %v", state, err)
 		}
 	}
-}
-
-// startupOrder is a guest's place in the start sequence.
-type startupOrder struct {
-	vmid  int
-	order int
-	up    time.Duration
-	down  time.Duration
-}
-
-// startupOf reads onboot and startup of a VM.
-func startupOf(c *conf) (onboot bool, o startupOrder) {
-	o = startupOrder{vmid: c.VMID, order: math.MaxInt32}
-	if st, err := vmconf.ParseStartup(c.Main().Value("startup")); err == nil {
-		if v, ok := st.Order.Get(); ok {
-			o.order = v
-		}
-		if v, ok := st.Up.Get(); ok {
-			o.up = time.Duration(v) * time.Second
-		}
-		if v, ok := st.Down.Get(); ok {
-			o.down = time.Duration(v) * time.Second
-		}
-	}
-	return c.Main().Value("onboot") == "1", o
-}
-
-func vmidList(v string) map[int]bool {
-	if v == "" {
-		return nil
-	}
-	out := map[int]bool{}
-	for _, s := range splitIDs(v) {
-		if n, err := strconv.Atoi(s); err == nil {
-			out[n] = true
-		}
-	}
-	return out
 }

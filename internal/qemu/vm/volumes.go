@@ -239,7 +239,7 @@ func (s *Service) importSource(ctx context.Context, c *api.Call, from string) (s
 			return "", 0, api.ParamError("import-from", "volume %s has no local path to import from", from)
 		}
 		path = a.Path
-	} else if c != nil && c.User != "root@pam" {
+	} else if c != nil && c.User != api.RootUser {
 		return "", 0, &api.Denied{Path: "/", Priv: "root@pam only: import-from with a path"}
 	}
 	size, err := s.imageSize(ctx, path)
