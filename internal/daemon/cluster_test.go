@@ -198,15 +198,18 @@ func TestThreeNodeCluster(t *testing.T) {
 
 	// Kill the leader: the others elect a new one and take writes again.
 	nodes := []*clusterNode{a, b, c}
+	// A loaded machine may be between two elections right now: wait for
+	// the cluster to have a leader before killing it.
 	var leader *clusterNode
-	for _, n := range nodes {
-		if n.store.IsLeader() {
-			leader = n
+	waitFor(t, "a leader", 20*time.Second, func() bool {
+		for _, n := range nodes {
+			if n.store.IsLeader() {
+				leader = n
+				return true
+			}
 		}
-	}
-	if leader == nil {
-		t.Fatal("no leader")
-	}
+		return false
+	})
 	var rest []*clusterNode
 	for _, n := range nodes {
 		if n != leader {
