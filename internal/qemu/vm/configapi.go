@@ -47,30 +47,14 @@ func (s *Service) getConfig(_ context.Context, _ *api.Call, in *api.VMConfigPara
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{}
-	sec := c.File.Main
-	if in.Snapshot != "" {
-		sec = c.File.Snapshot(in.Snapshot)
-		if sec == nil {
-			return nil, api.Errorf(http.StatusInternalServerError, "snapshot '%s' does not exist", in.Snapshot)
-		}
-	}
-	for _, k := range sec.Keys() {
-		out[k] = typedValue(k, sec.Value(k))
-	}
-	if in.Snapshot == "" && !in.Current {
-		for _, k := range c.File.Pending.Keys() {
-			out[k] = typedValue(k, c.File.Pending.Value(k))
-		}
-		for _, d := range c.File.PendingDeletes() {
-			delete(out, d.Key)
-		}
+	out, err := c.View(in.Snapshot, in.Current, typedValue)
+	if err != nil {
+		return nil, err
 	}
 	// Secrets stay inside: a set password shows as stars.
 	if _, ok := out["cipassword"]; ok {
 		out["cipassword"] = "**********"
 	}
-	out["digest"] = c.Digest
 	return out, nil
 }
 
@@ -79,42 +63,13 @@ func (s *Service) pending(_ context.Context, _ *api.Call, in *api.VMParam) ([]ap
 	if err != nil {
 		return nil, err
 	}
-	keys := map[string]bool{}
-	for _, k := range c.File.Main.Keys() {
-		keys[k] = true
-	}
-	for _, k := range c.File.Pending.Keys() {
-		keys[k] = true
-	}
-	for _, d := range c.File.PendingDeletes() {
-		keys[d.Key] = true
-	}
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	out := make([]api.VMPending, 0, len(names))
-	for _, k := range names {
-		row := api.VMPending{Key: k}
-		if v, ok := c.File.Main.Get(k); ok {
-			row.Value = typedValue(k, v)
+	rows := c.PendingRows(typedValue)
+	for i := range rows {
+		if rows[i].Key == "cipassword" {
+			rows[i].Value, rows[i].Pending = hideSecret(rows[i].Value), hideSecret(rows[i].Pending)
 		}
-		if v, ok := c.File.Pending.Get(k); ok {
-			row.Pending = typedValue(k, v)
-		}
-		if marked, force := c.File.IsPendingDelete(k); marked {
-			row.Delete = 1
-			if force {
-				row.Delete = 2
-			}
-		}
-		if k == "cipassword" {
-			row.Value, row.Pending = hideSecret(row.Value), hideSecret(row.Pending)
-		}
-		out = append(out, row)
 	}
-	return out, nil
+	return rows, nil
 }
 
 func hideSecret(v any) any {

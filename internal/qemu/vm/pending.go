@@ -13,31 +13,9 @@ import (
 // current settings. It reports whether anything changed; the caller
 // saves.
 func (s *Service) applyPending(ctx context.Context, c *conf, log api.TaskLog) (bool, error) {
-	f := c.File
-	if !f.HasPending() {
-		return false, nil
-	}
-	for _, d := range f.PendingDeletes() {
-		old, had := f.Main.Get(d.Key)
-		f.RemovePendingDelete(d.Key)
-		if !had {
-			continue
-		}
-		f.Main.Delete(d.Key)
-		s.detached(ctx, c, d.Key, old, d.Force, log)
-	}
-	for _, k := range f.Pending.Keys() {
-		v := f.Pending.Value(k)
-		old, had := f.Main.Get(k)
-		if err := f.Main.Set(k, v); err != nil {
-			return false, err
-		}
-		f.Pending.Delete(k)
-		if had && old != v {
-			s.replaced(ctx, c, k, old, v, log)
-		}
-	}
-	return true, nil
+	return c.File.ApplyPending(
+		func(key, old, now string) { s.replaced(ctx, c, key, old, now, log) },
+		func(key, old string, force bool) { s.detached(ctx, c, key, old, force, log) })
 }
 
 // replaced handles a drive whose value changed: if the volume changed,

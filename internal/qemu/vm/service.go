@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hearth-virt/hearth/internal/cfs"
+	"github.com/hearth-virt/hearth/internal/guestconf"
 	"github.com/hearth-virt/hearth/internal/network/guestport"
 	"github.com/hearth-virt/hearth/internal/qemu/agent"
 	"github.com/hearth-virt/hearth/internal/runner"
@@ -62,8 +63,9 @@ type Service struct {
 	o    Options
 	host hostFacts
 
+	repo *guestconf.Repo
+
 	mu    sync.Mutex
-	locks map[int]*sync.Mutex
 	procs map[int]*proc
 	// agents are the guest agent clients of running VMs.
 	agents map[int]*agent.Client
@@ -86,22 +88,10 @@ func New(o Options) *Service {
 	if o.MACPrefix == nil {
 		o.MACPrefix = func() string { return "BC:24:11" }
 	}
-	s := &Service{o: o, locks: map[int]*sync.Mutex{}, procs: map[int]*proc{}, agents: map[int]*agent.Client{}, shutdowns: map[int]map[*int]context.CancelFunc{}}
+	s := &Service{o: o, procs: map[int]*proc{}, agents: map[int]*agent.Client{}, shutdowns: map[int]map[*int]context.CancelFunc{}}
+	s.repo = &guestconf.Repo{Store: o.Store, Node: o.Node, Kind: guestconf.KindQemu, Noun: "VM", Log: o.Log}
 	s.host = detectHost(o)
 	return s
-}
-
-// lock serializes changes to one VM. It returns the unlock function.
-func (s *Service) lock(vmid int) func() {
-	s.mu.Lock()
-	l, ok := s.locks[vmid]
-	if !ok {
-		l = &sync.Mutex{}
-		s.locks[vmid] = l
-	}
-	s.mu.Unlock()
-	l.Lock()
-	return l.Unlock
 }
 
 func (s *Service) paths(vmid int) runPaths { return runPaths{dir: s.o.RunDir, vmid: vmid} }
