@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,48 +24,12 @@ var callParams = []string{"node", "vmid", "start", "pool", "unique", "archive", 
 
 // configValues splits decoded parameters into configuration values, as
 // the strings the file holds.
-func configValues(p api.Params) map[string]string {
-	out := map[string]string{}
-	for k, v := range p {
-		if slices.Contains(callParams, k) {
-			continue
-		}
-		out[k] = valueString(v)
-	}
-	return out
-}
+func configValues(p api.Params) map[string]string { return p.ConfigValues(callParams) }
 
-func valueString(v any) string {
-	switch x := v.(type) {
-	case bool:
-		if x {
-			return "1"
-		}
-		return "0"
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case int:
-		return strconv.Itoa(x)
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case string:
-		return x
-	}
-	return fmt.Sprint(v)
-}
-
-func paramInt(p api.Params, k string) int {
-	switch x := p[k].(type) {
-	case int64:
-		return int(x)
-	case int:
-		return x
-	}
-	return 0
-}
-
-func paramBool(p api.Params, k string) bool  { b, _ := p[k].(bool); return b }
-func paramStr(p api.Params, k string) string { s, _ := p[k].(string); return s }
+func valueString(v any) string               { return api.ValueString(v) }
+func paramInt(p api.Params, k string) int    { return p.Int(k) }
+func paramBool(p api.Params, k string) bool  { return p.Bool(k) }
+func paramStr(p api.Params, k string) string { return p.Str(k) }
 
 // uuid returns a random RFC 4122 version 4 UUID.
 func uuid() string {

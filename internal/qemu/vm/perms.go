@@ -3,7 +3,6 @@ package vm
 import (
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/hearth-virt/hearth/api"
@@ -72,34 +71,5 @@ func privilegeOf(key, value string) string {
 
 // checkKeys checks the caller may set (or delete) each key.
 func checkKeys(c *api.Call, vmid int, values map[string]string, deletes []string) error {
-	if c == nil || c.Perm == nil || (c.User == api.RootUser && c.Token == "") {
-		return nil
-	}
-	path := "/vms/" + strconv.Itoa(vmid)
-	check := func(key, value string) error {
-		priv := privilegeOf(key, value)
-		if priv == "root" {
-			return api.Errorf(403, "only root may set '%s'", key)
-		}
-		if !c.Perm.Has(path, priv) {
-			return &api.Denied{Path: path, Priv: priv}
-		}
-		return nil
-	}
-	keys := make([]string, 0, len(values))
-	for k := range values {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if err := check(k, values[k]); err != nil {
-			return err
-		}
-	}
-	for _, k := range deletes {
-		if err := check(k, ""); err != nil {
-			return err
-		}
-	}
-	return nil
+	return api.CheckConfigKeys(c, vmid, values, deletes, privilegeOf)
 }
