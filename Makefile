@@ -20,7 +20,8 @@ GOTEST_FLAGS ?= -race
 DEB_PACKAGES := ca-certificates openssl fuse3 iproute2 nftables dnsmasq-base busybox-static slapd ldap-utils libpam0g-dev gcc libc6-dev \
 	qemu-utils qemu-block-extra btrfs-progs lvm2 zstd xz-utils \
 	tgt open-iscsi libiscsi-bin nfs-ganesha nfs-ganesha-vfs libnfs-utils \
-	qemu-system-x86 ovmf swtpm swtpm-tools genisoimage
+	qemu-system-x86 ovmf swtpm swtpm-tools genisoimage \
+	lxc debootstrap e2fsprogs util-linux
 
 .PHONY: all build deps run test vet lint unit install man clean bench bench-cfs robustness
 

@@ -84,10 +84,16 @@ type Command struct {
 	// are more than one call: "wait" (repeat the call until the guest has
 	// stopped), "guest-exec" (start a program through the guest agent and
 	// wait for its end), "terminal" (attach to the console session the call
-	// opened). Local declares the options such a command takes
-	// itself; they are never sent.
+	// opened), "ct-exec" (print what a container's command printed and end
+	// with its exit code), "ct-pull" (write the file read from a container
+	// to a local file). Local declares the options such a command takes
+	// itself, which Args may also name; they are never sent.
 	Client string
 	Local  schema.Props
+	// FileParams are parameters given on the command line as the path of
+	// a local file: the tool reads the file and sends its content, as
+	// Proxmox VE's pct does with --ssh-public-keys.
+	FileParams []string
 }
 
 // LocalNode is the Fixed value meaning "the node the CLI talks to".

@@ -1,5 +1,7 @@
 package api
 
+import "slices"
+
 // Version is GET /version.
 var Version = Declare[NoParams, VersionInfo](Endpoint{
 	Path: "/version", Method: "GET", Name: "version",
@@ -44,5 +46,5 @@ func All() []*Endpoint {
 		StorageUpload.E, StorageDownload.E, PruneList.E, PruneRun.E, ExtractConfig.E,
 		// tasks
 		TaskList.E, TaskIndex.E, TaskStop.E, TaskStatusGet.E, TaskLogGet.E,
-	}, append(QemuEndpoints(), ConsoleEndpoints()...)...)
+	}, slices.Concat(QemuEndpoints(), ConsoleEndpoints(), LXCEndpoints())...)
 }

@@ -64,8 +64,15 @@ func TestDeclarationsAreConsistent(t *testing.T) {
 		checkSchema(t, key+" returns", &e.Returns)
 		for _, c := range e.CLI {
 			for _, a := range c.Args {
-				if _, ok := e.Params[a]; !ok {
-					t.Errorf("%s: CLI %s %s: argument %q is not a parameter", key, c.Tool, c.Cmd, a)
+				_, param := e.Params[a]
+				_, local := c.Local[a]
+				if !param && !local {
+					t.Errorf("%s: CLI %s %s: argument %q is neither a parameter nor a local option", key, c.Tool, c.Cmd, a)
+				}
+			}
+			for _, f := range c.FileParams {
+				if p, ok := e.Params[f]; !ok || p.Type != schema.String {
+					t.Errorf("%s: CLI %s %s: file parameter %q is not a string parameter", key, c.Tool, c.Cmd, f)
 				}
 			}
 			for f := range c.Fixed {

@@ -260,8 +260,12 @@ var (
 		Perm:    PermAny("/storage/{storage}", "Datastore.Audit", "Datastore.AllocateSpace"),
 		ProxyTo: "node",
 		Returns: schema.ArrayOf("", contentItemSchema()),
-		CLI: []Command{{Tool: "pvesm", Cmd: "list", Args: []string{"storage"}, Fixed: map[string]string{"node": LocalNode},
-			Columns: []string{"volid", "format", "content", "size", "vmid"}, SortBy: "volid"}},
+		CLI: []Command{
+			{Tool: "pvesm", Cmd: "list", Args: []string{"storage"}, Fixed: map[string]string{"node": LocalNode},
+				Columns: []string{"volid", "format", "content", "size", "vmid"}, SortBy: "volid"},
+			{Tool: "pveam", Cmd: "list", Args: []string{"storage"}, Fixed: map[string]string{"node": LocalNode, "content": "vztmpl"},
+				Columns: []string{"volid", "size"}, SortBy: "volid"},
+		},
 	})
 
 	ContentAlloc = Declare[AllocParams, string](Endpoint{

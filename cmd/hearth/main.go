@@ -14,6 +14,7 @@ import (
 	"github.com/hearth-virt/hearth/api/apidoc"
 	"github.com/hearth-virt/hearth/internal/cli"
 	"github.com/hearth-virt/hearth/internal/daemon"
+	"github.com/hearth-virt/hearth/internal/lxc/hook"
 	"github.com/hearth-virt/hearth/internal/witness"
 )
 
@@ -24,6 +25,8 @@ func main() {
 			os.Exit(daemon.Main(os.Args[2:], os.Stdout, os.Stderr))
 		case "witness":
 			os.Exit(witness.Main(os.Args[2:], os.Stdout, os.Stderr))
+		case "lxc-hook":
+			os.Exit(hook.Main(os.Args[2:], os.Getenv, os.Stderr))
 		}
 	}
 	// Ctrl-C stops following a task; the task itself keeps running.

@@ -44,20 +44,38 @@ func (r *run) localInt(name string, def int) int {
 	return n
 }
 
+// stdinMax bounds what --pass-stdin sends: the guest agent's exec and
+// the container's exec take the same.
+const stdinMax = api.CTExecInputMax
+
 // passStdin sends standard input as the program's input with
 // --pass-stdin.
 func (r *run) passStdin(raw schema.Raw) error {
 	if !r.localBool("pass-stdin", false) || r.env.Stdin == nil {
 		return nil
 	}
-	data, err := io.ReadAll(io.LimitReader(r.env.Stdin, 1<<16+1))
+	data, err := io.ReadAll(io.LimitReader(r.env.Stdin, stdinMax+1))
 	if err != nil {
 		return fmt.Errorf("reading standard input: %w", err)
 	}
-	if len(data) > 1<<16 {
-		return fmt.Errorf("standard input is larger than the 64 KiB the guest agent takes")
+	if len(data) > stdinMax {
+		return fmt.Errorf("standard input is larger than the %d KiB --pass-stdin can send", stdinMax>>10)
 	}
 	raw.Set("input-data", string(data))
+	return nil
+}
+
+// prepareClient does a client procedure's local work that must succeed
+// before the call: reading standard input, checking where a file goes.
+func (r *run) prepareClient(cmd *api.Command, raw schema.Raw) error {
+	switch cmd.Client {
+	case "guest-exec", "ct-exec":
+		return r.passStdin(raw)
+	case "ct-pull":
+		t, err := newPullTarget(r.local, raw)
+		r.pull = t
+		return err
+	}
 	return nil
 }
 
@@ -68,9 +86,13 @@ func (r *run) clientProc(ctx context.Context, c Client, cmd *api.Command, path s
 	case "guest-exec":
 		return r.guestExec(ctx, c, path, data)
 	case "terminal":
-		return r.terminal(ctx, c, path, data)
+		return r.terminal(ctx, c, path, sent, data)
 	case "monitor":
 		return r.fail(r.printResult(nil, cmd, data))
+	case "ct-exec":
+		return r.ctExec(data)
+	case "ct-pull":
+		return r.ctPull(data)
 	}
 	return r.fail(fmt.Errorf("unknown client procedure %q", cmd.Client))
 }

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -196,7 +198,7 @@ func (r *run) compProps(st compState, cmds []*toolCmd) (schema.Props, map[string
 	for f := range c.cmd.Fixed {
 		excluded[f] = true
 	}
-	return c.ep.Params, excluded, c.words
+	return c.props, excluded, c.words
 }
 
 // positionalValues completes a word that is not an option: command words,
@@ -241,12 +243,24 @@ func (r *run) argValues(ctx context.Context, cmds []*toolCmd, words []string, i 
 	}
 	args := c.cmd.Args
 	if i >= len(args) {
-		if len(args) == 0 || c.ep.Params[args[len(args)-1]].Type != schema.Array {
+		if !c.restIsArray() {
 			return nil
 		}
 		i = len(args) - 1
 	}
-	return r.paramValues(ctx, c.ep.Params[args[i]], c.cmd.Complete[args[i]], cur)
+	return r.paramValues(ctx, c.props[args[i]], completeSource(c, args[i]), cur)
+}
+
+// completeSource is where the values of a command's parameter come from:
+// the command's hint, or local files for a file parameter.
+func completeSource(c *toolCmd, name string) string {
+	if src := c.cmd.Complete[name]; src != "" {
+		return src
+	}
+	if slices.Contains(c.cmd.FileParams, name) {
+		return "file"
+	}
+	return ""
 }
 
 // nextWords lists the next command word of the commands starting with prefix.
@@ -266,7 +280,7 @@ func (r *run) optionValues(ctx context.Context, st compState, cmds []*toolCmd, n
 	if s, ok := props[name]; ok {
 		hint := ""
 		if c, _ := findCommand(cmds, words); c != nil && st.tool != "pvesh" {
-			hint = c.cmd.Complete[name]
+			hint = completeSource(c, name)
 		}
 		return r.paramValues(ctx, s, hint, cur)
 	}
@@ -317,6 +331,8 @@ func (r *run) paramValues(ctx context.Context, s *schema.Schema, source, cur str
 		q := schema.Raw{}
 		q.Set("type", "vm")
 		return r.liveValues(ctx, "/cluster/resources", q, "vmid")
+	case "nextid":
+		return r.nextID(ctx)
 	case "storage":
 		return r.liveValues(ctx, "/storage", nil, "storage")
 	case "upid":
@@ -346,6 +362,30 @@ func (r *run) liveValues(ctx context.Context, path string, q schema.Raw, key str
 	}
 	vals, _ := childValues(res.Data, key)
 	return vals
+}
+
+// nextID offers the free guest id the cluster proposes, for commands
+// that create a guest.
+func (r *run) nextID(ctx context.Context) []string {
+	c, err := r.connect(ctx)
+	if err != nil {
+		return nil
+	}
+	res, err := c.Do(ctx, "GET", "/cluster/nextid", nil)
+	if err != nil {
+		return nil
+	}
+	var id any
+	if json.Unmarshal(res.Data, &id) != nil {
+		return nil
+	}
+	switch v := id.(type) {
+	case string:
+		return []string{v}
+	case float64:
+		return []string{strconv.FormatInt(int64(v), 10)}
+	}
+	return nil
 }
 
 // completePath completes an API path through the declared tree, with

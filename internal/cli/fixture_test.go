@@ -176,6 +176,9 @@ type fixture struct {
 type fixtureOpts struct {
 	// solo makes a single node that /cluster/status does not mark local.
 	solo bool
+	// routes adds endpoints with their handlers (real declarations
+	// served by fakes), which the tools then see too.
+	routes func(f *fixture) []api.Route
 }
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
@@ -192,6 +195,12 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 		api.TaskList.E, api.TaskStatusGet.E, api.TaskLogGet.E, api.TicketCreate.E, api.Version.E}
 	f.eps = append(base, d.endpoints()...)
 	routes := append(f.baseRoutes(o), f.thingRoutes(d)...)
+	if o.routes != nil {
+		for _, rt := range o.routes(f) {
+			routes = append(routes, rt)
+			f.eps = append(f.eps, rt.Endpoint)
+		}
+	}
 	srv, err := rest.New(rest.Config{Node: f.node, Routes: routes, Auth: fakeAuth{}, Tasks: f.tasks,
 		AuthFailDelay: 10 * time.Millisecond})
 	if err != nil {
@@ -486,6 +495,7 @@ type result struct {
 // cliOpts adjust one run.
 type cliOpts struct {
 	env      map[string]string
+	stdin    io.Reader
 	terminal bool
 	ctx      context.Context
 	schema   func([]*api.Endpoint) any
@@ -516,6 +526,7 @@ func runMain(t *testing.T, eps []*api.Endpoint, env map[string]string, o cliOpts
 		defer cancel()
 	}
 	code := Main(ctx, argv, Env{
+		Stdin:  o.stdin,
 		Stdout: &out, Stderr: &errb,
 		Getenv:     func(k string) string { return env[k] },
 		Endpoints:  eps,

@@ -87,6 +87,8 @@ type run struct {
 	// local holds the values of the running command's own options
 	// (api.Command.Local).
 	local schema.Raw
+	// pull is where ct-pull writes, checked before the call.
+	pull *pullTarget
 }
 
 func newRun(env Env) *run {

@@ -110,11 +110,11 @@ func toolManPage(tool string, eps []*api.Endpoint) []byte {
 		m.req("SS", cmdSynopsis(c))
 		m.text(c.ep.Description)
 		for _, a := range c.cmd.Args {
-			s := c.ep.Params[a]
+			s := c.props[a]
 			m.option("<"+a+">", typeText(s), s, s.Description)
 		}
-		for _, n := range optionNames(c.ep, c.cmd) {
-			s := c.ep.Params[n]
+		for _, n := range optionNames(c) {
+			s := c.props[n]
 			m.option("--"+n, typeText(s), s, paramDescription(s))
 		}
 		if c.ep.Task {

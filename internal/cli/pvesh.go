@@ -268,7 +268,7 @@ func (r *run) pveshUsage(path string, args []string, usage func(io.Writer)) int 
 				names = append(names, n)
 			}
 		}
-		line := append([]string{"pvesh", verb, path}, optionsSynopsis(ep, names)...)
+		line := append([]string{"pvesh", verb, path}, optionsSynopsis(ep.Params, names, ep.Task, printsResult(ep, nil))...)
 		fmt.Fprintf(r.stdout, "USAGE: %s\n", strings.Join(line, " "))
 		if verbose {
 			fmt.Fprintln(r.stdout)

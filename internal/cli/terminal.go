@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/hearth-virt/hearth/api"
 	"github.com/hearth-virt/hearth/api/schema"
 )
 
@@ -57,8 +58,9 @@ func (c *httpClient) DialWebSocket(ctx context.Context, apiPath string, params s
 }
 
 // terminal attaches the terminal to a console session that termproxy
-// opened: the websocket speaks Proxmox VE's termproxy framing.
-func (r *run) terminal(ctx context.Context, c Client, path string, data json.RawMessage) int {
+// opened: the websocket speaks Proxmox VE's termproxy framing. sent are
+// the parameters of the termproxy call, which say what was opened.
+func (r *run) terminal(ctx context.Context, c Client, path string, sent schema.Raw, data json.RawMessage) int {
 	var sess struct {
 		Port   any    `json:"port"`
 		Ticket string `json:"ticket"`
@@ -88,7 +90,7 @@ func (r *run) terminal(ctx context.Context, c Client, path string, data json.Raw
 			defer restore()
 		}
 	}
-	fmt.Fprintln(r.stderr, "starting serial terminal (press Ctrl+O to exit)")
+	fmt.Fprintf(r.stderr, "%s (press Ctrl+O to leave)\n", terminalBanner(path, sent))
 	done := make(chan error, 1)
 	go func() {
 		for {
@@ -130,4 +132,30 @@ func (r *run) terminal(ctx context.Context, c Client, path string, data json.Raw
 		return r.fail(err)
 	}
 	return exitOK
+}
+
+// terminalBanner says what a terminal session is attached to, from the
+// termproxy path (…/qemu/<vmid>/termproxy or …/lxc/<vmid>/termproxy) and
+// its parameters.
+func terminalBanner(path string, sent schema.Raw) string {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	kind, id := "", ""
+	for i := 0; i+1 < len(segs); i++ {
+		if segs[i] == "qemu" || segs[i] == "lxc" {
+			kind, id = segs[i], segs[i+1]
+		}
+	}
+	switch kind {
+	case "lxc":
+		if mode, _ := sent.Get("mode"); mode == api.CTEnterMode {
+			return "starting a root shell in CT " + id
+		}
+		return "attaching to the console of CT " + id
+	case "qemu":
+		if serial, ok := sent.Get("serial"); ok {
+			return "starting serial terminal of VM " + id + " on " + serial
+		}
+		return "starting serial terminal of VM " + id
+	}
+	return "starting terminal"
 }

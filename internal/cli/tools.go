@@ -25,6 +25,8 @@ type toolCmd struct {
 	words []string // the command words after the tool name; none for the tool itself
 	ep    *api.Endpoint
 	cmd   *api.Command
+	// props are the options the command accepts (cmdProps).
+	props schema.Props
 }
 
 func (c *toolCmd) name() string {
@@ -38,7 +40,9 @@ func commandsOf(eps []*api.Endpoint, tool string) []*toolCmd {
 		for i := range e.CLI {
 			c := &e.CLI[i]
 			if c.Tool == tool {
-				cmds = append(cmds, &toolCmd{tool: tool, words: strings.Fields(c.Cmd), ep: e, cmd: c})
+				tc := &toolCmd{tool: tool, words: strings.Fields(c.Cmd), ep: e, cmd: c}
+				tc.props = cmdProps(tc)
+				cmds = append(cmds, tc)
 			}
 		}
 	}
@@ -142,37 +146,20 @@ func (r *run) runTool(ctx context.Context, tool string, args []string) int {
 }
 
 // runCommand maps positional arguments and options to the endpoint's
-// parameters, fills the fixed ones and makes the call.
+// parameters and the command's local options, fills the fixed ones and
+// makes the call. Nothing is sent before every local check passed.
 func (r *run) runCommand(ctx context.Context, c *toolCmd, rest []string) int {
-	props := c.ep.Params
-	if len(c.cmd.Local) > 0 {
-		props = maps.Clone(props)
-		maps.Copy(props, c.cmd.Local)
-	}
-	pos, raw, err := parseArgs(rest, props, &r.opts)
+	usage := func(w io.Writer) { fmt.Fprintln(w, "USAGE: "+cmdSynopsis(c)) }
+	pos, raw, err := parseArgs(rest, c.props, &r.opts)
 	if err != nil {
-		return r.usageError(err.Error(), func(w io.Writer) { fmt.Fprintln(w, "USAGE: "+cmdSynopsis(c)) })
-	}
-	local := schema.Raw{}
-	for name := range c.cmd.Local {
-		if v, ok := raw[name]; ok {
-			local[name] = v
-			delete(raw, name)
-		}
-	}
-	r.local = local
-	if c.cmd.Client == "guest-exec" {
-		if err := r.passStdin(raw); err != nil {
-			return r.fail(err)
-		}
+		return r.usageError(err.Error(), usage)
 	}
 	if r.opts.help {
 		r.writeCmdHelp(r.stdout, c)
 		return exitOK
 	}
-	usage := func(w io.Writer) { fmt.Fprintln(w, "USAGE: "+cmdSynopsis(c)) }
 	args := c.cmd.Args
-	if len(pos) > len(args) && !(len(args) > 0 && c.ep.Params[args[len(args)-1]].Type == schema.Array) {
+	if len(pos) > len(args) && !c.restIsArray() {
 		return r.usageError(fmt.Sprintf("too many arguments: %s", strings.Join(pos[len(args):], " ")), usage)
 	}
 	clash := schema.Errors{}
@@ -184,12 +171,22 @@ func (r *run) runCommand(ctx context.Context, c *toolCmd, rest []string) int {
 			clash[name] = "given as an argument and again as an option"
 			continue
 		}
-		if i == len(args)-1 && c.ep.Params[name].Type == schema.Array {
+		if i == len(args)-1 && c.restIsArray() {
 			raw[name] = append([]string(nil), pos[i:]...)
 		} else {
 			raw[name] = []string{pos[i]}
 		}
 	}
+	// The command's own options, given as options or as arguments, stay
+	// here.
+	local := schema.Raw{}
+	for name, v := range raw {
+		if c.isLocal(name) {
+			local[name] = v
+			delete(raw, name)
+		}
+	}
+	r.local = local
 	for _, name := range slices.Sorted(maps.Keys(c.cmd.Fixed)) {
 		if _, dup := raw[name]; dup {
 			clash[name] = "set by this command; it cannot be given"
@@ -211,11 +208,21 @@ func (r *run) runCommand(ctx context.Context, c *toolCmd, rest []string) int {
 		}
 		raw.Set(name, v)
 	}
+	if len(clash) == 0 && len(c.cmd.Local) > 0 {
+		_, errs := schema.DecodeParams(c.cmd.Local, local, false)
+		maps.Copy(clash, errs)
+	}
 	if len(clash) > 0 {
 		r.fail(&Error{Status: http.StatusBadRequest, Message: api.ParamVerificationFailed, Errors: clash})
 		fmt.Fprintln(r.stderr)
 		usage(r.stderr)
 		return exitFail
+	}
+	if err := readFileParams(c, raw); err != nil {
+		return r.fail(err)
+	}
+	if err := r.prepareClient(c.cmd, raw); err != nil {
+		return r.fail(err)
 	}
 	if c.cmd.Client == "monitor" {
 		if _, given := raw["command"]; !given {
@@ -240,13 +247,17 @@ func (r *run) call(ctx context.Context, ep *api.Endpoint, cmd *api.Command, raw 
 		}
 		return exitFail
 	}
+	file, err := uploadFile(ep, raw)
+	if err != nil {
+		return r.fail(err)
+	}
 	path, send := fillPath(ep, raw)
 	c, err := r.connect(ctx)
 	if err != nil {
 		return r.fail(err)
 	}
 	var res *Result
-	if file := uploadFile(ep, send); file != "" {
+	if file != "" {
 		up, ok := c.(Uploader)
 		if !ok {
 			return r.fail(fmt.Errorf("this connection cannot send files"))
@@ -268,19 +279,24 @@ func (r *run) call(ctx context.Context, ep *api.Endpoint, cmd *api.Command, raw 
 }
 
 // uploadFile returns the local file to send with an upload call: the
-// value of its file parameter, when that names a regular file here.
-func uploadFile(ep *api.Endpoint, params schema.Raw) string {
+// value of its file parameter, which must name a regular file here. An
+// upload whose data a front end already put on the node (tmpfilename)
+// sends the name alone.
+func uploadFile(ep *api.Endpoint, params schema.Raw) (string, error) {
 	if ep.Upload == "" {
-		return ""
+		return "", nil
 	}
 	v, ok := params.Get(ep.Upload)
 	if !ok {
-		return ""
+		return "", nil // the parameter check names what is missing
 	}
-	if fi, err := os.Stat(v); err == nil && fi.Mode().IsRegular() {
-		return v
+	if _, stored := params["tmpfilename"]; stored {
+		return "", nil
 	}
-	return ""
+	if err := checkRegularFile(v); err != nil {
+		return "", fmt.Errorf("%s: %w", ep.Upload, err)
+	}
+	return v, nil
 }
 
 // askSecrets fills required secret parameters (passwords) that were not
@@ -408,13 +424,13 @@ func (r *run) writeCmdHelp(w io.Writer, c *toolCmd) {
 	fmt.Fprintf(w, "USAGE: %s\n\n", cmdSynopsis(c))
 	writeWrapped(w, "  ", c.ep.Description)
 	for _, name := range c.cmd.Args {
-		s := c.ep.Params[name]
+		s := c.props[name]
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "  <%s>: %s%s\n", name, typeText(s), defaultText(s))
 		writeWrapped(w, "        ", s.Description)
 	}
-	for _, name := range optionNames(c.ep, c.cmd) {
-		s := c.ep.Params[name]
+	for _, name := range optionNames(c) {
+		s := c.props[name]
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "  --%s %s%s\n", name, typeText(s), defaultText(s))
 		writeWrapped(w, "        ", paramDescription(s))
@@ -426,33 +442,12 @@ func (r *run) writeCmdHelp(w io.Writer, c *toolCmd) {
 	}
 }
 
-// optionNames lists the parameters given as --options: all but the
-// positional and the fixed ones, sorted.
-func optionNames(ep *api.Endpoint, cmd *api.Command) []string {
-	skip := map[string]bool{}
-	if cmd != nil {
-		for _, a := range cmd.Args {
-			skip[a] = true
-		}
-		for f := range cmd.Fixed {
-			skip[f] = true
-		}
-	}
-	var names []string
-	for _, n := range ep.Params.Names() {
-		if !skip[n] {
-			names = append(names, n)
-		}
-	}
-	return names
-}
-
 // cmdSynopsis is the one-line usage of a command, such as
 // "pvenode task log <upid> [OPTIONS] [FORMAT_OPTIONS]".
 func cmdSynopsis(c *toolCmd) string {
 	parts := []string{c.name()}
 	for _, a := range c.cmd.Args {
-		s := c.ep.Params[a]
+		s := c.props[a]
 		arg := "<" + a + ">"
 		if s.Type == schema.Array {
 			arg = "{" + arg + "}"
@@ -462,33 +457,40 @@ func cmdSynopsis(c *toolCmd) string {
 		}
 		parts = append(parts, arg)
 	}
-	parts = append(parts, optionsSynopsis(c.ep, optionNames(c.ep, c.cmd))...)
+	parts = append(parts, optionsSynopsis(c.props, optionNames(c), c.ep.Task, printsResult(c.ep, c.cmd))...)
 	return strings.Join(parts, " ")
 }
 
 // optionsSynopsis shows the required options, then [OPTIONS] when there
-// are optional ones and [FORMAT_OPTIONS] when the call prints a result.
-func optionsSynopsis(ep *api.Endpoint, names []string) []string {
+// are optional ones (a task always has --wait) and [FORMAT_OPTIONS] when
+// the call's result is printed.
+func optionsSynopsis(props schema.Props, names []string, task, prints bool) []string {
 	var parts []string
 	optional := false
 	for _, n := range names {
-		s := ep.Params[n]
+		s := props[n]
 		if s.Optional {
 			optional = true
 			continue
 		}
 		parts = append(parts, "--"+n+" "+typeText(s))
 	}
-	if optional || ep.Task {
+	if optional || task {
 		parts = append(parts, "[OPTIONS]")
 	}
-	if printsResult(ep) {
+	if prints {
 		parts = append(parts, "[FORMAT_OPTIONS]")
 	}
 	return parts
 }
 
-func printsResult(ep *api.Endpoint) bool {
+// printsResult reports whether the format options apply: the call
+// returns something and the tool prints it through the formatter, which
+// commands with their own client procedure do not (but monitor).
+func printsResult(ep *api.Endpoint, cmd *api.Command) bool {
+	if cmd != nil && cmd.Client != "" && cmd.Client != "monitor" {
+		return false
+	}
 	return !ep.Task && ep.Returns.Type != schema.Null && ep.Returns.Type != ""
 }
 

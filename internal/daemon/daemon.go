@@ -29,6 +29,7 @@ import (
 	"github.com/hearth-virt/hearth/internal/cluster"
 	"github.com/hearth-virt/hearth/internal/hostinfo"
 	"github.com/hearth-virt/hearth/internal/logbook"
+	"github.com/hearth-virt/hearth/internal/lxc/ct"
 	"github.com/hearth-virt/hearth/internal/network/hostnet"
 	"github.com/hearth-virt/hearth/internal/network/natnet"
 	"github.com/hearth-virt/hearth/internal/qemu/vm"
@@ -113,6 +114,7 @@ type Daemon struct {
 	mount    *cfsfuse.Server
 	storage  *storage.Service
 	vms      *vm.Service
+	cts      *ct.Service
 	guestNet interface{ Close() } // the netlink handle guest ports are plugged with
 	network  *hostnet.Service
 	natCfg   *natnet.Config
@@ -231,6 +233,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	if err := d.openVMs(); err != nil {
 		return nil, fmt.Errorf("virtual machines: %w", err)
 	}
+	d.openCTs()
 	extra, err := d.extraHandler()
 	if err != nil {
 		return nil, err
@@ -549,8 +552,13 @@ func (d *Daemon) gossipStatus() cluster.NodeStatus {
 		for vmid := range d.vms.Running() {
 			st.Running = append(st.Running, vmid)
 		}
-		slices.Sort(st.Running)
 	}
+	if d.cts != nil {
+		for vmid := range d.cts.Running() {
+			st.Running = append(st.Running, vmid)
+		}
+	}
+	slices.Sort(st.Running)
 	return st
 }
 

@@ -11,8 +11,6 @@ import (
 // containers.
 type conf = guestconf.Config
 
-func (s *Service) confPath(vmid int) string          { return s.repo.Path(vmid) }
-func (s *Service) errNoConfig(vmid int) error        { return s.repo.ErrNoConfig(vmid) }
 func (s *Service) load(vmid int) (*conf, error)      { return s.repo.Load(vmid) }
 func (s *Service) lock(vmid int) func()              { return s.repo.Lock(vmid) }
 func (s *Service) guestNode(vmid int) (string, bool) { return s.repo.GuestNode(vmid) }

@@ -26,7 +26,6 @@ var callParams = []string{"node", "vmid", "start", "pool", "unique", "archive", 
 // the strings the file holds.
 func configValues(p api.Params) map[string]string { return p.ConfigValues(callParams) }
 
-func valueString(v any) string               { return api.ValueString(v) }
 func paramInt(p api.Params, k string) int    { return p.Int(k) }
 func paramBool(p api.Params, k string) bool  { return p.Bool(k) }
 func paramStr(p api.Params, k string) string { return p.Str(k) }
