@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hearth-virt/hearth/api"
@@ -48,9 +49,10 @@ const consoleTerm = "xterm-256color"
 // session is found by port and vmid, and the vmid says which service
 // holds it.
 type consoles struct {
-	s              *Service
-	tickets        ConsoleTickets
-	connectTimeout time.Duration
+	s       *Service
+	tickets ConsoleTickets
+	// connectTimeout is read by running sessions while tests shorten it.
+	connectTimeout atomic.Int64
 	// start runs a console program; startPTY but in tests.
 	start func(argv []string) (*ptyProcess, error)
 
@@ -59,9 +61,13 @@ type consoles struct {
 }
 
 func newConsoles(s *Service, tickets ConsoleTickets) *consoles {
-	return &consoles{s: s, tickets: tickets, connectTimeout: consoleConnectTimeout,
+	c := &consoles{s: s, tickets: tickets,
 		start: startConsoleProgram, sessions: map[int]*consoleSession{}}
+	c.connectTimeout.Store(int64(consoleConnectTimeout))
+	return c
 }
+
+func (c *consoles) timeout() time.Duration { return time.Duration(c.connectTimeout.Load()) }
 
 // startConsoleProgram starts a console tool of the host with a clean
 // environment: what the program in the container sees is set by
@@ -204,7 +210,7 @@ func (c *consoles) release(sess *consoleSession, err error) {
 // of its connection; stopping the task cuts the connection.
 func (c *consoles) run(ctx context.Context, sess *consoleSession, log api.TaskLog) error {
 	log.Printf("console session %d on %s of CT %d for %s: waiting for the websocket", sess.port, sess.what, sess.vmid, sess.authid)
-	t := time.NewTimer(c.connectTimeout)
+	t := time.NewTimer(c.timeout())
 	defer t.Stop()
 	select {
 	case <-sess.claimed:
@@ -367,10 +373,10 @@ func (c *consoles) serve(sess *consoleSession, conn io.ReadWriteCloser) (err err
 	}
 	in := bufio.NewReader(conn)
 	// A client that never sends its credentials is cut off.
-	timer := time.AfterFunc(c.connectTimeout, func() { conn.Close() })
+	timer := time.AfterFunc(c.timeout(), func() { conn.Close() })
 	authid, ticket, err := readTermAuth(in)
 	if !timer.Stop() {
-		return fmt.Errorf("no terminal credentials within %v", c.connectTimeout)
+		return fmt.Errorf("no terminal credentials within %v", c.timeout())
 	}
 	if err != nil {
 		return err

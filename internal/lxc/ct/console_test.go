@@ -57,9 +57,11 @@ func TestPTYRunsAProgramOnATerminal(t *testing.T) {
 	defer p.Close()
 	r := ptyReader{p}
 	io.WriteString(p, "hello\n")
-	// The terminal echoes the input; the program's answer follows.
-	readUntil(t, r, "got:hello")
-	readUntil(t, r, "30 100")
+	// The terminal is raw: no echo of the input, no \r added to the
+	// output; the console program inside does such things.
+	if out := readUntil(t, r, "30 100"); !strings.HasPrefix(out, "got:hello\n30 100") {
+		t.Errorf("output %q", out)
+	}
 	if err := p.Resize(120, 40); err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +403,7 @@ func TestTerminalSessionRefusals(t *testing.T) {
 	}
 
 	// No credentials in time.
-	c.connectTimeout = 50 * time.Millisecond
+	c.connectTimeout.Store(int64(50 * time.Millisecond))
 	_, _, served, _ = c.testSession(t, call, tasks, `echo started`)
 	if err := waitServed(t, served); err == nil || !strings.Contains(err.Error(), "no terminal credentials") {
 		t.Fatalf("silent client: %v", err)
@@ -429,7 +431,7 @@ func TestTerminalSessionStopsWithItsTask(t *testing.T) {
 
 func TestConsoleSessionLookup(t *testing.T) {
 	c := testConsoles(t)
-	c.connectTimeout = 50 * time.Millisecond
+	c.connectTimeout.Store(int64(50 * time.Millisecond))
 	call, tasks := consoleCall("alice@pve")
 	res, err := c.open(call, 100, "the console", []string{"true"})
 	if err != nil {

@@ -77,6 +77,27 @@ func control(f *os.File, fn func(fd int) error) error {
 	return ferr
 }
 
+// makeRaw turns off the terminal's own line editing, echo and output
+// translation, as cfmakeraw(3) does. The console tools do so themselves
+// once they run, but keystrokes arriving before would be echoed here
+// and then again by the terminal inside the container; and the client
+// (xterm.js) is the terminal that interprets what the program prints.
+func makeRaw(f *os.File) error {
+	return control(f, func(fd int) error {
+		t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+		if err != nil {
+			return err
+		}
+		t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+		t.Oflag &^= unix.OPOST
+		t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+		t.Cflag &^= unix.CSIZE | unix.PARENB
+		t.Cflag |= unix.CS8
+		t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+		return unix.IoctlSetTermios(fd, unix.TCSETS, t)
+	})
+}
+
 // startPTY starts argv as the leader of a new session whose controlling
 // terminal is a new pseudo-terminal of cols×rows (0: the kernel's
 // default). env is the program's whole environment.
@@ -89,6 +110,10 @@ func startPTY(argv, env []string, cols, rows int) (*ptyProcess, error) {
 		return nil, err
 	}
 	defer slave.Close()
+	if err := makeRaw(slave); err != nil {
+		master.Close()
+		return nil, fmt.Errorf("set up a pseudo-terminal: %w", err)
+	}
 	p := &ptyProcess{master: master, exited: make(chan struct{}), grace: ptyKillGrace}
 	if cols > 0 && rows > 0 {
 		if err := p.Resize(cols, rows); err != nil {

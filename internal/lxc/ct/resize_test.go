@@ -207,3 +207,25 @@ func hasCapability(c int) bool {
 	}
 	return false
 }
+
+// FuzzResizeTarget: a size either parses to a size no smaller than the
+// current one, rounded to whole KiB when it changes, or is refused.
+func FuzzResizeTarget(f *testing.F) {
+	f.Add(int64(4<<30), "+1G")
+	f.Add(int64(1000), "2000")
+	f.Add(int64(0), "+0.5K")
+	f.Add(int64(1<<40), "1T")
+	f.Add(int64(5), "+99999999999999999999T")
+	f.Fuzz(func(t *testing.T, cur int64, spec string) {
+		if cur < 0 {
+			return
+		}
+		got, err := resizeTarget(cur, spec)
+		if err != nil {
+			return
+		}
+		if got < cur || (got != cur && got%1024 != 0) {
+			t.Fatalf("resizeTarget(%d, %q) = %d", cur, spec, got)
+		}
+	})
+}
