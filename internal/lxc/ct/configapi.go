@@ -130,7 +130,11 @@ func (s *Service) updateConfig(ctx context.Context, c *api.Call, in *api.CTConfi
 	for _, k := range sortedKeys(values) {
 		v := values[k]
 		if strings.HasPrefix(k, "mp") || k == "rootfs" {
-			if sid, size, ok := newVolume(mpVolume(v), ""); ok {
+			mp, err := ctconf.ParseMountPoint(k, v)
+			if err != nil {
+				return nil, api.ParamError(k, "%v", err)
+			}
+			if sid, size, ok := newVolume(mp, ""); ok {
 				if running {
 					return nil, api.ParamError(k, "new volumes can be added while the container is stopped only")
 				}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,21 +21,14 @@ import (
 	"github.com/hearth-virt/hearth/internal/storage"
 )
 
-// newVolumeRE is the allocation syntax of a mount point's volume:
-// [<storage>:]<GiB>, as in rootfs: local:8 ("a new 8 GiB volume on local").
-var newVolumeRE = regexp.MustCompile(`^(?:([^/:\s]+):)?(\d+(?:\.\d+)?)$`)
-
-// newVolume reports whether a mount point asks for an allocation.
-func newVolume(volume, defStorage string) (sid string, bytes int64, ok bool) {
-	m := newVolumeRE.FindStringSubmatch(volume)
-	if m == nil {
+// newVolume reports whether a mount point asks for an allocation
+// ([<storage>:]<GiB>), on which storage (defStorage when it names none)
+// and of how many bytes.
+func newVolume(mp *ctconf.MountPoint, defStorage string) (sid string, bytes int64, ok bool) {
+	sid, gib, ok := mp.NewVolume()
+	if !ok {
 		return "", 0, false
 	}
-	gib, err := strconv.ParseFloat(m[2], 64)
-	if err != nil {
-		return "", 0, false
-	}
-	sid = m[1]
 	if sid == "" {
 		sid = defStorage
 	}
@@ -168,7 +160,7 @@ func (s *Service) checkMountPoints(ctx context.Context, c *api.Call, vmid int, v
 		if mp.IsBind() || mp.IsDevice() {
 			continue
 		}
-		if sid, _, ok := newVolume(mp.Volume, defStorage); ok {
+		if sid, _, ok := newVolume(mp, defStorage); ok {
 			if c != nil && c.Perm != nil && !c.Perm.Has("/storage/"+sid, "Datastore.AllocateSpace") {
 				return &api.Denied{Path: "/storage/" + sid, Priv: "Datastore.AllocateSpace"}
 			}
@@ -239,7 +231,7 @@ func (s *Service) create(ctx context.Context, vmid int, values map[string]string
 	}
 	mps := ctconf.MountPoints(values)
 	for _, mp := range mps {
-		sid, size, ok := newVolume(mp.Volume, o.defStorage)
+		sid, size, ok := newVolume(mp, o.defStorage)
 		if !ok {
 			continue
 		}

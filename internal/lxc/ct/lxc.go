@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 
@@ -48,12 +47,8 @@ func lastLine(s string) string {
 // trusted only while it sits in the container's cgroups, so a stale file
 // and a reused pid never count.
 func (s *Service) running(vmid int) (int, bool) {
-	data, err := os.ReadFile(s.pidFile(vmid))
-	if err != nil {
-		return 0, false
-	}
-	monitor, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || monitor <= 0 || !inCgroup(monitor, "lxc.monitor."+strconv.Itoa(vmid)) {
+	monitor, ok := s.monitor(vmid)
+	if !ok {
 		return 0, false
 	}
 	kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", monitor, monitor))
@@ -67,6 +62,19 @@ func (s *Service) running(vmid int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// monitor returns the pid of the container's LXC monitor while it runs.
+func (s *Service) monitor(vmid int) (int, bool) {
+	data, err := os.ReadFile(s.pidFile(vmid))
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 || !inCgroup(pid, "lxc.monitor."+strconv.Itoa(vmid)) {
+		return 0, false
+	}
+	return pid, true
 }
 
 // inCgroup says whether a process sits in a cgroup of the given name.
@@ -144,6 +152,3 @@ func (s *Service) cgroupDir(pid int, controller string) (string, bool) {
 	}
 	return "", false
 }
-
-// hostCPUs is the number of CPUs containers may be given.
-func hostCPUs() int { return runtime.NumCPU() }

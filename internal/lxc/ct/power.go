@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hearth-virt/hearth/api"
-	"github.com/hearth-virt/hearth/internal/lxc/hook"
 )
 
 // stop ends a container at once (lxc-stop --kill).
@@ -76,18 +75,19 @@ func (s *Service) shutdown(ctx context.Context, vmid int, timeout time.Duration,
 	return s.afterStop(vmid, log)
 }
 
-// afterStop waits for the post-stop hook to have unmounted the
-// container's file systems; lxc-stop returns once init is gone, a moment
-// before the monitor runs the hook.
+// afterStop waits for the container's monitor (the daemonized
+// lxc-start) to exit. lxc-stop returns once the init is gone, a moment
+// before the monitor has run the post-stop hook; the volumes are mounted
+// in the monitor's own mount namespace (lxc.monitor.unshare), so they
+// are free only once it has gone.
 func (s *Service) afterStop(vmid int, log api.TaskLog) error {
 	deadline := time.Now().Add(30 * time.Second)
-	for hook.Mounted(s.rootDir(vmid)) {
-		if time.Now().After(deadline) {
-			// The monitor died without its hook; clean up in its place.
-			if err := hook.UnmountAll(s.rootDir(vmid)); err != nil {
-				return fmt.Errorf("CT %d stopped, but its file systems stay mounted: %w", vmid, err)
-			}
+	for {
+		if _, alive := s.monitor(vmid); !alive {
 			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("CT %d stopped, but its LXC monitor did not exit within 30 seconds; its volumes may still be in use", vmid)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

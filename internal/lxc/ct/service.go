@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 
@@ -119,7 +120,7 @@ func New(o Options) *Service {
 		s.host.cgroup = 1
 	}
 	s.host.apparmor = lxcconf.AppArmorEnabled("/sys")
-	s.host.cpus = hostCPUs()
+	s.host.cpus = runtime.NumCPU()
 	return s
 }
 
